@@ -1,0 +1,49 @@
+# snnexp: `make run` (the offline demo) and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The torch wheels come from this machine's disk (pip finds them via its config); never uv/poetry.
+PIP := $(BIN)/python -m pip
+ARGS ?=
+export WANDB_SILENT ?= true
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test test-all lint format bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install snnexp (editable) with its dev tools
+
+run: $(STAMP) ## the demo: SEW-style SNN on scikit-learn digits (offline, ~1 min on 2 cores)
+	$(BIN)/snnexp train $(ARGS)
+
+test: $(STAMP) ## the test suite (what CI runs), including the digits demo
+	$(BIN)/python -m pytest -q -m 'not slow or demo' $(ARGS)
+
+test-all: $(STAMP) ## every test, the slow ones too
+	$(BIN)/python -m pytest -q -m '' $(ARGS)
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: $(STAMP) ## ruff autofix + format
+	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts
+
+bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured side by side
+	@for f in scripts/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit $$?; done
+
+clean: ## remove caches and build files (keeps .venv and outputs/)
+	rm -rf build dist .pytest_cache .ruff_cache src/*.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -1,0 +1,149 @@
+"""Finding ``conf/``, composing a config like the CLI does, and turning Hydra's composition errors
+into one line that names the bad key or value and what is allowed."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from functools import cache
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from snnexp.errors import ConfigError, choices_hint
+
+_PKG = Path(__file__).resolve().parent.parent  # src/snnexp (editable) or site-packages/snnexp
+
+
+@cache
+def conf_dir() -> Path:
+    """The config tree: ``snnexp/conf`` inside a built wheel, else ``<repo>/conf`` of an editable
+    install. ``SNNEXP_CONF_DIR`` overrides both (for a private fork of the tree)."""
+    env = os.environ.get("SNNEXP_CONF_DIR")
+    candidates = [Path(env)] if env else [_PKG / "conf", _PKG.parent.parent / "conf"]
+    for c in candidates:
+        if (c / "train.yaml").is_file():
+            return c
+    raise ConfigError(f"config tree not found (looked in {', '.join(map(str, candidates))})")
+
+
+_RUN_UID = f"{os.getpid():x}{secrets.token_hex(2)}"
+
+
+def register_resolvers() -> None:
+    """``${uid:}``: one short id per process, so two runs started in the same second never share
+    a directory (the timestamp alone would collide)."""
+    if not OmegaConf.has_resolver("uid"):
+        OmegaConf.register_new_resolver("uid", lambda: _RUN_UID)
+    from snnexp.config.schema import register_schemas
+
+    register_schemas()
+
+
+def group_options(group: str) -> list[str]:
+    """The YAML options of a config group (schemas excluded)."""
+    d = conf_dir() / group
+    return sorted(
+        str(p.relative_to(d).with_suffix("")) for p in d.rglob("*.yaml") if not p.name.startswith("_")
+    )
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train",
+            return_hydra_config: bool = False) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with command-line style ``overrides`` and validate it.
+
+    Usable from notebooks and tests; raises :class:`ConfigError` with a one-line message.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_resolvers()
+    overrides = list(overrides)
+    was = GlobalHydra.instance().is_initialized()
+    if was:  # inside a running Hydra app (or a test): a fresh, private context
+        saved = GlobalHydra.instance().hydra
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="snnexp"):
+            try:
+                cfg = hydra_compose(config_name, overrides=overrides,
+                                    return_hydra_config=return_hydra_config)
+            except Exception as e:
+                raise translate_error(e, overrides) from e
+    finally:
+        if was:
+            GlobalHydra.instance().clear()
+            GlobalHydra.instance().initialize(saved)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: DictConfig) -> None:
+    """Resolve every interpolation and check declared ranges (raises ConfigError)."""
+    from snnexp.config.validate import check_ranges
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except Exception as e:
+        raise translate_error(e, []) from e
+    check_ranges(cfg)
+
+
+def _first_lines(msg: str) -> str:
+    lines = [ln.strip() for ln in str(msg).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("object_type", "Set the environment"))]
+    return "; ".join(keep[:3])
+
+
+def translate_error(e: Exception, overrides: list[str]) -> ConfigError:
+    """One line for any Hydra/OmegaConf composition error."""
+    if isinstance(e, ConfigError):
+        return e
+    chain, c = [], e
+    while c is not None and len(chain) < 4:
+        chain.append(str(c))
+        c = c.__cause__ or c.__context__
+    msg = "\n".join(chain)
+    m = re.search(r"Could not find '([^']+)/([^']+)'", msg)
+    if m:
+        group, option = m.group(1), m.group(2)
+        try:
+            allowed = group_options(group)
+        except OSError:
+            allowed = []
+        return ConfigError(f"unknown {group} {option!r}; {choices_hint(option, allowed)}")
+    m = re.search(r"Could not override '([^']+)'", msg)
+    if m and re.search(r"Key '[^']+' (is )?not in", msg):
+        key = m.group(1)
+        return ConfigError(f"unknown config key {key!r}; {_close_keys(key)}"
+                           f" (add a new key with +{key}=...)")
+    m = re.search(r"Key '([^']+)' (?:is )?not in .*?full_key: (\S+)", msg, re.S)
+    if m:
+        return ConfigError(f"unknown config key {m.group(2)!r}; {_close_keys(m.group(2))}")
+    m = re.search(r"(Value .*?)\n.*?full_key: (\S+)", msg, re.S)
+    if m:
+        return ConfigError(f"bad value for {m.group(2)}: {m.group(1).strip()}")
+    m = re.search(r"Error parsing override '([^']*)'", msg)
+    if m:
+        return ConfigError(f"cannot parse override {m.group(1)!r}: expected key=value, group=option or "
+                           "+key=value (https://hydra.cc/docs/advanced/override_grammar/basic)")
+    m = re.search(r"Missing mandatory value: (\S+)", msg)
+    if m:
+        return ConfigError(f"{m.group(1)} must be set (e.g. {m.group(1)}=...)")
+    return ConfigError(_first_lines(msg) or type(e).__name__)
+
+
+def _close_keys(key: str) -> str:
+    """'did you mean ...' among the keys of the default config's node that holds ``key``."""
+    parent, _, leaf = key.rpartition(".")
+    try:
+        base = compose([], "train")
+        node = OmegaConf.select(base, parent) if parent else base
+        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    except Exception:
+        keys = []
+    if not keys:
+        return "no such key"
+    return choices_hint(leaf, keys)

@@ -1,0 +1,181 @@
+"""Structured-config schemas (registered in Hydra's ConfigStore).
+
+Each YAML option of a group starts its defaults list with the schema of its kind, e.g.
+``conf/neuron/if.yaml``: ``defaults: [schema_if, _self_]``. OmegaConf then rejects unknown keys
+and wrong types at composition; :func:`snnexp.config.validate.check_ranges` checks the ranges
+declared here with :func:`rng` (Hydra has no range checks of its own). Schemas whose fields
+differ per option (neurons, norms, models, data sets) keep the common fields here and let each
+YAML add its own.
+
+Paper constants do NOT live here: the defaults below are only what a field is when a YAML file
+does not set it; every paper value is written in the YAML option of that paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import warnings
+from typing import Any, Dict, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+def rng(default: Any = MISSING, *, ge: float | None = None, gt: float | None = None,
+        le: float | None = None, lt: float | None = None, choices: tuple | None = None):
+    """A dataclass field with range/choice metadata checked after composition."""
+    meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices).items() if v is not None}
+    return field(default=default, metadata=meta)
+
+
+# ---------------------------------------------------------------- top level
+@dataclass
+class TrainConfig:
+    T: int = rng(4, ge=1)
+    seed: int = rng(0, ge=0)
+    device: str = rng("auto", choices=("auto", "cpu", "cuda", "mps"))
+    resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
+    deterministic: bool = True
+    data: Any = MISSING
+    model: Any = MISSING
+    block: Any = MISSING
+    neuron: Any = MISSING
+    surrogate: Any = MISSING
+    norm: Any = MISSING
+    encoder: Any = MISSING
+    trainer: Any = MISSING
+    optim: Any = MISSING
+    sched: Any = MISSING
+    logger: Any = MISSING
+    experiment_name: Optional[str] = None  # set by experiment/*.yaml, used for grouping runs
+    paper: Optional[str] = None  # which paper table an experiment reproduces
+
+
+# ---------------------------------------------------------------- trainer / optim / sched
+@dataclass
+class TrainerConfig:
+    name: str = rng("bptt", choices=("bptt", "dsr"))
+    epochs: int = rng(10, ge=1)
+    batch_size: int = rng(64, ge=1)
+    eval_batch_size: Optional[int] = None
+    loss: str = rng("ce", choices=("ce", "mse"))
+    label_smoothing: float = rng(0.0, ge=0.0, lt=1.0)
+    amp: bool = False
+    amp_dtype: str = rng("bf16", choices=("bf16", "fp16"))
+    clip_grad: Optional[float] = None
+    eval_every: int = rng(1, ge=1)
+    ckpt_every_steps: int = rng(0, ge=0)  # 0: at the end of each epoch only
+    keep_best: bool = True
+    sync_bn: bool = False
+    num_workers: int = rng(0, ge=0)
+    max_steps_per_epoch: Optional[int] = None  # cap for smoke runs
+    progress: bool = True
+    compile: bool = False
+
+
+@dataclass
+class OptimConfig:
+    name: str = rng("sgd", choices=("sgd", "adam", "adamw"))
+    lr: float = rng(0.1, gt=0.0)
+    momentum: float = rng(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = rng(0.0, ge=0.0)
+    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    # per-parameter-group learning rates, e.g. SEW Table S2 (block-type dependent lr) sets lr only
+
+
+@dataclass
+class SchedConfig:
+    name: str = rng("cosine", choices=("cosine", "step", "multistep", "constant"))
+    t_max: Optional[int] = None  # cosine: epochs of one half period (default: the run's epochs)
+    eta_min: float = rng(0.0, ge=0.0)
+    step_size: int = rng(30, ge=1)  # step: epochs between decays
+    gamma: float = rng(0.1, gt=0.0, le=1.0)
+    milestones: list = field(default_factory=list)  # multistep: fractions of the run (0..1) or epochs
+    warmup_epochs: float = rng(0.0, ge=0.0)
+    warmup_start_factor: float = rng(0.1, gt=0.0, le=1.0)
+    per_step: bool = True  # update the lr every optimizer step (smooth) instead of once per epoch
+
+
+@dataclass
+class LoggerConfig:
+    name: str = rng("wandb", choices=("wandb", "csv", "none"))
+    project: str = "snnexp"
+    entity: Optional[str] = None
+    mode: str = rng("offline", choices=("offline", "online", "disabled"))
+    group: Optional[str] = None
+    tags: list = field(default_factory=list)
+    log_every: int = rng(50, ge=1)
+
+
+# ---------------------------------------------------------------- open groups
+# These subclass Dict[str, Any]: the common fields are typed and range-checked, and each option
+# adds the fields its builder takes (checked against the builder's signature when it is built).
+warnings.filterwarnings("ignore", message=r"Class `\w+` subclasses `Dict`")
+
+
+@dataclass
+class NeuronConfig(Dict[str, Any]):
+    name: str = MISSING
+    v_threshold: float = rng(1.0, gt=0.0)
+    detach_reset: bool = True
+    backend: str = rng("torch", choices=("torch", "cupy", "triton", "inductor"))
+
+
+@dataclass
+class SurrogateConfig(Dict[str, Any]):
+    name: str = MISSING
+    alpha: float = rng(2.0, gt=0.0)
+
+
+@dataclass
+class NormConfig(Dict[str, Any]):
+    name: str = MISSING
+
+
+@dataclass
+class EncoderConfig(Dict[str, Any]):
+    name: str = MISSING
+
+
+@dataclass
+class BlockConfig(Dict[str, Any]):
+    name: str = MISSING
+    zero_init: bool = False
+
+
+@dataclass
+class ModelConfig(Dict[str, Any]):
+    name: str = MISSING
+    readout: str = "mean"
+
+
+@dataclass
+class DataConfig(Dict[str, Any]):
+    name: str = MISSING
+    root: Optional[str] = None
+    num_classes: int = rng(MISSING, ge=1)
+    in_channels: int = rng(MISSING, ge=1)
+    image_size: int = rng(MISSING, ge=1)
+
+
+SCHEMAS = {
+    ("trainer", "schema"): TrainerConfig,
+    ("optim", "schema"): OptimConfig,
+    ("sched", "schema"): SchedConfig,
+    ("logger", "schema"): LoggerConfig,
+    ("neuron", "schema"): NeuronConfig,
+    ("surrogate", "schema"): SurrogateConfig,
+    ("norm", "schema"): NormConfig,
+    ("encoder", "schema"): EncoderConfig,
+    ("block", "schema"): BlockConfig,
+    ("model", "schema"): ModelConfig,
+    ("data", "schema"): DataConfig,
+}
+
+
+def register_schemas() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="schema_train", node=TrainConfig)
+    for (group, name), node in SCHEMAS.items():
+        cs.store(group=group, name=name, node=node)

@@ -1,0 +1,43 @@
+"""Range and choice checks declared with :func:`snnexp.config.schema.rng`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from snnexp.errors import ConfigError, choices_hint
+
+_OPS = {
+    "ge": (lambda v, b: v >= b, ">="),
+    "gt": (lambda v, b: v > b, ">"),
+    "le": (lambda v, b: v <= b, "<="),
+    "lt": (lambda v, b: v < b, "<"),
+}
+
+
+def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
+    """Raise ConfigError for the first value outside its declared range or choices."""
+    kind = OmegaConf.get_type(cfg)
+    meta = {}
+    if dataclasses.is_dataclass(kind):
+        meta = {f.name: f.metadata for f in dataclasses.fields(kind) if f.metadata}
+    for key in cfg.keys():
+        full = f"{prefix}{key}"
+        if OmegaConf.is_missing(cfg, key):
+            continue
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig):
+            check_ranges(node, full + ".")
+            continue
+        if isinstance(node, ListConfig) or key not in meta:
+            continue
+        value = cfg[key]
+        if value is None:
+            continue
+        m = meta[key]
+        if "choices" in m and value not in m["choices"]:
+            raise ConfigError(f"{full}={value!r} is not allowed; {choices_hint(value, m['choices'])}")
+        for op, (ok, sym) in _OPS.items():
+            if op in m and not ok(value, m[op]):
+                raise ConfigError(f"{full}={value!r} is out of range: it must be {sym} {m[op]}")

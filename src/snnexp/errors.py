@@ -1,0 +1,37 @@
+"""User-facing errors.
+
+Anything the user can fix (a bad override, a missing data set, an unreadable checkpoint) raises a
+:class:`UserError`. The CLI prints its message as one line and exits with status 2; a traceback is
+shown only when ``HYDRA_FULL_ERROR=1`` is set. Bugs stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """An error the user can fix; its message is printed alone, on one line."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A config value that is missing, of the wrong type, or out of range."""
+
+
+class DataError(UserError):
+    """A data set that is missing, incomplete or unreadable."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint or run directory that cannot be used as asked."""
+
+
+def choices_hint(value: str, allowed: Iterable[str]) -> str:
+    """'did you mean ...? allowed: ...' for an unknown ``value`` among ``allowed``."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{hint}allowed: {', '.join(allowed)}"

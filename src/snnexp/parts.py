@@ -1,0 +1,86 @@
+"""`Parts`: what a model builder gets besides its own hyper-parameters.
+
+A model file asks ``parts.neuron()``, ``parts.norm(channels)``, ``parts.block(...)`` and
+``parts.readout(...)`` instead of naming a class, so that ``neuron=plif norm=tdbn block=sew_iand``
+on the command line changes every layer of every model that uses the generic slots. Each call
+builds a fresh module from the composed config groups; the constants come from ``conf/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from snnexp import registry as R
+
+
+def _kwargs(node: DictConfig | dict | None, drop: tuple[str, ...] = ("name",)) -> dict[str, Any]:
+    if node is None:
+        return {}
+    d = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    return {k: v for k, v in d.items() if k not in drop and not k.startswith("_")}
+
+
+class Parts:
+    def __init__(self, cfg: DictConfig):
+        _import_builtin_parts()
+        self.cfg = cfg
+        self.T: int = int(cfg.T)
+        self.neuron_cfg = cfg.neuron
+        self.surrogate_cfg = cfg.surrogate
+        self.norm_cfg = cfg.norm
+        self.block_cfg = cfg.get("block")
+        self.encoder_cfg = cfg.encoder
+
+    @property
+    def v_threshold(self) -> float:
+        return float(self.neuron_cfg.get("v_threshold", 1.0))
+
+    def surrogate(self) -> nn.Module:
+        return R.SURROGATES.get(self.surrogate_cfg.name)(**_kwargs(self.surrogate_cfg))
+
+    def neuron(self, **overrides: Any) -> nn.Module:
+        """A fresh multi-step spiking neuron layer ([T, B, ...] in and out)."""
+        kw = _kwargs(self.neuron_cfg) | overrides
+        return R.NEURONS.get(self.neuron_cfg.name)(surrogate=self.surrogate(), **kw)
+
+    def norm(self, channels: int, *, residual: bool = False, dims: int = 2) -> nn.Module:
+        """A multi-step normalisation over ``channels``. ``residual=True`` marks a norm whose
+        output meets another branch in an addition (last norm of a residual branch, shortcut
+        norm): tdBN then uses its ``residual_alpha`` (1/sqrt(2), TDBN Fig. 5b); others ignore it."""
+        kw = _kwargs(self.norm_cfg)
+        return R.NORMS.get(self.norm_cfg.name)(
+            channels, residual=residual, v_threshold=self.v_threshold, T=self.T, dims=dims, **kw
+        )
+
+    def block(self, in_channels: int, channels: int, *, stride: int = 1, **kw: Any) -> nn.Module:
+        """A residual block of the configured type (``block=sew_add|...``)."""
+        bcfg = _kwargs(self.block_cfg)
+        return R.BLOCKS.get(self.block_cfg.name)(self, in_channels, channels, stride=stride, **(bcfg | kw))
+
+    def encoder(self) -> nn.Module:
+        return R.ENCODERS.get(self.encoder_cfg.name)(T=self.T, **_kwargs(self.encoder_cfg))
+
+    def readout(self, name: str, in_features: int, num_classes: int, **kw: Any) -> nn.Module:
+        return R.READOUTS.get(name)(self, in_features, num_classes, **kw)
+
+
+_IMPORTED = False
+
+
+def _import_builtin_parts() -> None:
+    """Fill the registries (the modules register themselves when imported)."""
+    global _IMPORTED
+    if _IMPORTED:
+        return
+    import snnexp.blocks  # noqa: F401
+    import snnexp.encoders  # noqa: F401
+    import snnexp.models  # noqa: F401
+    import snnexp.neurons  # noqa: F401
+    import snnexp.norms  # noqa: F401
+    import snnexp.readouts  # noqa: F401
+    import snnexp.surrogates  # noqa: F401
+
+    _IMPORTED = True
