@@ -8,12 +8,14 @@ builds a fresh module from the composed config groups; the constants come from `
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from snnexp import registry as R
+from snnexp.errors import ConfigError
 
 
 def _kwargs(node: DictConfig | dict | None, drop: tuple[str, ...] = ("name",)) -> dict[str, Any]:
@@ -21,6 +23,19 @@ def _kwargs(node: DictConfig | dict | None, drop: tuple[str, ...] = ("name",)) -
         return {}
     d = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
     return {k: v for k, v in d.items() if k not in drop and not k.startswith("_")}
+
+
+def check_kwargs(fn, kw: dict[str, Any], what: str, skip: int = 0) -> None:
+    """A config key the builder does not take is a typo: say which keys it does take."""
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    names = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(kw) - set(names))
+    if unknown:
+        from snnexp.errors import choices_hint
+
+        raise ConfigError(f"{what} has no parameter {unknown[0]!r}; {choices_hint(unknown[0], names)}")
 
 
 class Parts:

@@ -49,6 +49,9 @@ class TrainConfig:
     logger: Any = MISSING
     experiment_name: Optional[str] = None  # set by experiment/*.yaml, used for grouping runs
     paper: Optional[str] = None  # which paper table an experiment reproduces
+    # free-form paper values that other keys interpolate, e.g. SEW Table S2's lr per block type:
+    # optim.lr: ${oc.select:paper_hparams.lr_by_block.${block.name},0.1}
+    paper_hparams: Dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- trainer / optim / sched
@@ -119,7 +122,6 @@ class NeuronConfig(Dict[str, Any]):
     name: str = MISSING
     v_threshold: float = rng(1.0, gt=0.0)
     detach_reset: bool = True
-    backend: str = rng("torch", choices=("torch", "cupy", "triton", "inductor"))
 
 
 @dataclass

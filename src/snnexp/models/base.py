@@ -36,8 +36,10 @@ class SpikingNet(nn.Module):
         self.body = body
         self.readout = readout
         self.stem_once = stem_once and not uses_per_step_state(stem)
+        self.encoder: nn.Module = nn.Identity()  # set by snnexp.build_model from the encoder group
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.encoder(x)
         if x.dim() == self.static_dims:
             if self.stem_once:
                 x = self.stem(x.unsqueeze(0)).expand(self.T, *([-1] * x.dim()))

@@ -1,0 +1,131 @@
+"""``snnexp <command> [hydra overrides...]``.
+
+Hydra owns the argv of every config-driven command (overrides, ``-m``, ``--cfg job``, ``--info``,
+``--config-dir``, shell completion); this module only picks the command, strips the command's own
+flags (``--json``), validates the overrides once (so a typo is one line and exit 2, not Hydra's
+multi-line report) and hands over. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+COMMANDS = {
+    "train": "train a model (BPTT or DSR) as the config says",
+    "eval": "evaluate a checkpoint on a data split: snnexp eval ckpt=path/to/last.pt [split=test] [T=...]",
+    "summary": "build the model from the same overrides; print params and a per-layer table [--json]",
+    "list": "list registered models, blocks, neurons, ... (snnexp list [group])",
+    "report": "print a paper table from a sweep directory: snnexp report <dir>",
+    "analyze": "firing rates / gradient norms: snnexp analyze firing|gradients [overrides] [--json]",
+    "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
+}
+USAGE = "usage: snnexp <command> [overrides...]   (snnexp <command> --help for its options)"
+
+
+def _usage(stream=sys.stdout) -> None:
+    print(USAGE, file=stream)
+    print("\ncommands:", file=stream)
+    for name, text in COMMANDS.items():
+        print(f"  {name:<9} {text}", file=stream)
+    print("\nexamples:\n  snnexp train                       # the offline digits demo"
+          "\n  snnexp train model=sew_resnet18 data=imagenet data.root=/data/imagenet"
+          "\n  snnexp train -m block=sew_add,spiking,plain"
+          "\n  snnexp train --cfg job              # print the composed config", file=stream)
+
+
+def fail(msg: str, code: int = 2) -> int:
+    print(f"snnexp: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _validate(config_name: str, args: list[str]) -> None:
+    """Compose once with the overrides (the first sweep combination for -m) to fail fast."""
+    from hydra._internal.utils import get_args_parser
+
+    from snnexp.config import compose
+
+    parsed, _ = get_args_parser().parse_known_args(args)
+    if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
+        return
+    overrides = list(parsed.overrides)
+    if parsed.multirun:
+        overrides = _first_combination(overrides)
+    if parsed.config_dir:
+        os.environ.setdefault("SNNEXP_EXTRA_CONF", parsed.config_dir)
+    compose(overrides, config_name if not parsed.config_name else parsed.config_name)
+
+
+def _first_combination(overrides: list[str]) -> list[str]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    out = []
+    for o in OverridesParser.create().parse_overrides(overrides):
+        if o.is_sweep_override():
+            first = next(iter(o.sweep_string_iterator()))
+            out.append(f"{o.get_key_element()}={first}")
+        else:
+            out.append(o.input_line)
+    return out
+
+
+def run_hydra(command: str, module, args: list[str]) -> int:
+    import hydra
+
+    from snnexp.config.compose import conf_dir, register_resolvers
+
+    register_resolvers()
+    flags = {a for a in args if a in getattr(module, "FLAGS", set())}
+    args = [a for a in args if a not in flags]
+    positional = getattr(module, "POSITIONAL", None)
+    if positional and args and "=" not in args[0] and not args[0].startswith("-"):
+        args = [f"{positional}={args[0]}"] + args[1:]
+    if os.environ.get("HYDRA_FULL_ERROR") != "1":
+        _validate(module.CONFIG_NAME, args)
+
+    @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
+    def app(cfg):
+        return module.task(cfg, flags)
+
+    sys.argv = [f"snnexp {command}", *args]
+    app()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        _usage()
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from snnexp import __version__
+
+        print(f"snnexp {__version__}")
+        return 0
+    command, args = argv[0], argv[1:]
+    if command not in COMMANDS:
+        from snnexp.errors import choices_hint
+
+        return fail(f"unknown command {command!r}; {choices_hint(command, COMMANDS)}")
+    from snnexp.errors import UserError
+
+    try:
+        module = importlib.import_module(f"snnexp.commands.{command}")
+        if hasattr(module, "CONFIG_NAME"):
+            return run_hydra(command, module, args)
+        return int(module.main(args) or 0)
+    except UserError as e:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        return fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,74 @@
+"""DDP from the environment that ``torchrun`` (or SLURM via submitit) sets; a no-op otherwise."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _env_int(*names: str, default: int) -> int:
+    for n in names:
+        if os.environ.get(n):
+            return int(os.environ[n])
+    return default
+
+
+def init_distributed(device_kind: str) -> Dist:
+    """Join the process group when launched by torchrun (RANK/WORLD_SIZE) or by SLURM with one
+    task per GPU (SLURM_PROCID/SLURM_NTASKS, MASTER_ADDR from submitit)."""
+    world = _env_int("WORLD_SIZE", "SLURM_NTASKS", default=1)
+    if world <= 1:
+        return Dist()
+    rank = _env_int("RANK", "SLURM_PROCID", default=0)
+    local = _env_int("LOCAL_RANK", "SLURM_LOCALID", default=0)
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29500")
+    if not dist.is_initialized():
+        backend = "nccl" if device_kind == "cuda" else "gloo"
+        if device_kind == "cuda":
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend, rank=rank, world_size=world)
+    return Dist(rank, world, local)
+
+
+def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.enabled:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def broadcast_str(s: str | None, d: Dist) -> str:
+    """Rank 0's string on every rank (the run dir, so all ranks share one)."""
+    if not d.enabled:
+        return s or ""
+    box = [s]
+    dist.broadcast_object_list(box, src=0)
+    return box[0] or ""
+
+
+def barrier(d: Dist) -> None:
+    if d.enabled:
+        dist.barrier()
+
+
+def cleanup(d: Dist) -> None:
+    if d.enabled and dist.is_initialized():
+        dist.destroy_process_group()
