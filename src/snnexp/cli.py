@@ -86,8 +86,24 @@ def run_hydra(command: str, module, args: list[str]) -> int:
 
     @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
     def app(cfg):
-        return module.task(cfg, flags)
+        from snnexp.errors import UserError
 
+        try:
+            return module.task(cfg, flags)
+        except UserError as e:  # raised inside Hydra's job: one line and exit 2, not Hydra's report
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"snnexp: error: {e}", file=sys.stderr)
+            sys.exit(e.exit_code)
+
+    rank = os.environ.get("RANK") or os.environ.get("SLURM_PROCID")
+    if rank not in (None, "0") and int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1"))) > 1:
+        # DDP: all ranks share rank 0's run dir (broadcast by the engine); the others' Hydra
+        # dirs go to a scratch place instead of leaving near-empty run dirs under outputs/.
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix=f"snnexp-rank{rank}-")
+        args = [*args, f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
     sys.argv = [f"snnexp {command}", *args]
     app()
     return 0
@@ -121,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except BrokenPipeError:  # `snnexp list | head`
+        sys.stderr.close()
+        return 0
 
 
 def entry() -> None:

@@ -54,6 +54,13 @@ class TrainConfig:
     paper_hparams: Dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class EvalConfig(TrainConfig):
+    ckpt: str = MISSING  # path/to/last.pt (or best.pt)
+    split: str = rng("test", choices=("test", "train"))
+    out: Optional[str] = None  # metrics JSON; default: <ckpt dir>/../eval_<split>_T<T>.json
+
+
 # ---------------------------------------------------------------- trainer / optim / sched
 @dataclass
 class TrainerConfig:
@@ -72,6 +79,7 @@ class TrainerConfig:
     sync_bn: bool = False
     num_workers: int = rng(0, ge=0)
     max_steps_per_epoch: Optional[int] = None  # cap for smoke runs
+    stop_after_epochs: Optional[int] = None  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
 
@@ -179,5 +187,6 @@ SCHEMAS = {
 def register_schemas() -> None:
     cs = ConfigStore.instance()
     cs.store(name="schema_train", node=TrainConfig)
+    cs.store(name="schema_eval", node=EvalConfig)
     for (group, name), node in SCHEMAS.items():
         cs.store(group=group, name=name, node=node)

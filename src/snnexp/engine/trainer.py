@@ -24,7 +24,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import checkpoint as ck
-from snnexp.engine.distributed import Dist, barrier, broadcast_str, cleanup, init_distributed
+from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
 from snnexp.engine.schedule import build_optimizer, build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
@@ -87,6 +87,25 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
         else:
             convert_sync_bn(child)
     return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device: torch.device, ctx: StepContext, d: Dist,
+             bar=None) -> dict[str, float]:
+    """Loss, top-1 and top-5 over ``loader`` (summed over DDP ranks)."""
+    model.eval()
+    sums = Sums(device)
+    for x, y in loader:
+        x, y = to_time_major(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
+        with ctx.autocast():
+            logits = model(x).float()
+        sums.add(ctx.loss_fn(logits, y), logits, y)
+        functional.reset_net(model)
+        if bar is not None:
+            bar.update(y.shape[0] * d.world_size)
+    if bar is not None:
+        bar.close()
+    return sums.reduce(d)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -216,8 +235,10 @@ class Run:
         epochs = int(self.cfg.trainer.epochs)
         if self.epoch >= epochs and self.dist.is_main:
             print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
+        stop = self.cfg.trainer.get("stop_after_epochs")
+        until = epochs if not stop else min(epochs, self.epoch + int(stop))
         try:
-            while self.epoch < epochs:
+            while self.epoch < until:
                 t_epoch = time.time()
                 train = self.train_one_epoch()
                 self.step_in_epoch = 0
@@ -231,7 +252,7 @@ class Run:
                 self._print_row(row, epochs)
                 self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
                 barrier(self.dist)
-            metrics = self._write_files(status="finished")
+            metrics = self._write_files(status="finished" if self.epoch >= epochs else "running")
             if self.dist.is_main:
                 self._plot_curves()
             self.logger.finish(metrics)
@@ -286,8 +307,9 @@ class Run:
                 bar.update(images_per_step)
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.opt.param_groups[0]['lr']:.3g}",
                                 refresh=False)
-            if self.step % every == 0:
-                self.logger.log({"train/loss": loss.item(), "train/lr": self.opt.param_groups[0]["lr"]},
+            if self.step % every == 0:  # the loss of the global batch (mean over ranks)
+                g = all_reduce_sum(loss.detach().float().clone(), self.dist) / self.dist.world_size
+                self.logger.log({"train/loss": g.item(), "train/lr": self.opt.param_groups[0]["lr"]},
                                 step=self.step)
             if ckpt_every and self.step % ckpt_every == 0 and self.step_in_epoch < self.steps_per_epoch:
                 self._save()
@@ -295,23 +317,10 @@ class Run:
             bar.close()
         return sums.reduce(self.dist)
 
-    @torch.no_grad()
     def evaluate(self, loader=None) -> dict[str, float]:
-        self.net.eval()
-        sums = Sums(self.device)
         loader = loader or self.test_loader
         bar = self._bar(len(loader.dataset), "test", leave=False)
-        for x, y in loader:
-            x, y = to_time_major(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
-            with self.ctx.autocast():
-                logits = self.model(x).float()
-            sums.add(self.ctx.loss_fn(logits, y), logits, y)
-            functional.reset_net(self.model)
-            if bar is not None:
-                bar.update(y.shape[0] * self.dist.world_size)
-        if bar is not None:
-            bar.close()
-        return sums.reduce(self.dist)
+        return evaluate(self.model, loader, self.device, self.ctx, self.dist, bar)
 
     # ------------------------------------------------------------------ output
     def _bar(self, total: int, desc: str, leave: bool = True):

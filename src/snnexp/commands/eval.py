@@ -1,0 +1,76 @@
+"""snnexp eval ckpt=<path> [split=test] [overrides]: evaluate a checkpoint, print and write metrics.
+
+The model and data config come from the checkpoint itself; overrides on the command line are
+applied on top of it (``T=2`` evaluates with fewer time steps, KEYS Tables 16-17; ``data=...``
+swaps a whole group).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+CONFIG_NAME = "eval"
+FLAGS = {"--json"}
+OWN_KEYS = {"ckpt", "split", "out"}
+
+
+def checkpoint_config(cfg, ckpt: dict):
+    """The checkpoint's config with this command's overrides applied."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict
+
+    base = OmegaConf.create(ckpt["config"])
+    groups = {"data", "model", "block", "neuron", "surrogate", "norm", "encoder", "trainer", "optim",
+              "sched", "logger"}
+    for o in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
+        key = o.get_key_element().lstrip("+~")
+        if key in OWN_KEYS or key.startswith("hydra"):
+            continue
+        with open_dict(base):
+            if key in groups:
+                base[key] = cfg[key]
+            else:
+                OmegaConf.update(base, key, OmegaConf.select(cfg, key), force_add=True)
+    return base
+
+
+def task(cfg, flags: set[str]) -> None:
+    import torch
+
+    from snnexp.build import build_model
+    from snnexp.data import build_data
+    from snnexp.engine.checkpoint import load_checkpoint
+    from snnexp.engine.distributed import Dist
+    from snnexp.engine.steps import StepContext, make_loss
+    from snnexp.engine.trainer import evaluate, pick_device
+    from snnexp.errors import CheckpointError
+
+    ckpt = load_checkpoint(cfg.ckpt)
+    run_cfg = checkpoint_config(cfg, ckpt)
+    device = pick_device(cfg.device, Dist())
+    model = build_model(run_cfg).to(device)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{cfg.ckpt} does not fit the model built from its config "
+                              f"({str(e).splitlines()[0]})") from None
+    train_loader, test_loader = build_data(run_cfg)
+    loader = test_loader if cfg.split == "test" else train_loader
+    ctx = StepContext(loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
+                      scaler=None, autocast=lambda: torch.autocast(device.type, enabled=False),
+                      num_classes=int(run_cfg.data.num_classes))
+    m = evaluate(model, loader, device, ctx, Dist())
+    result = {"ckpt": str(cfg.ckpt), "split": cfg.split, "T": int(run_cfg.T), "epoch": ckpt.get("epoch"),
+              "loss": m["loss"], "acc1": m["acc1"], "acc5": m["acc5"], "n": m["n"]}
+    out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).resolve().parent.parent / \
+        f"eval_{cfg.split}_T{int(run_cfg.T)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if "--json" in flags:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{cfg.split}: acc1 {m['acc1']:.2f}%  acc5 {m['acc5']:.2f}%  loss {m['loss']:.4f}  "
+              f"({m['n']} samples, T={run_cfg.T}) -> {out}", file=sys.stdout)

@@ -1,0 +1,58 @@
+"""snnexp list [group ...]: what can be chosen, one line each, read from the config tree.
+
+Every option of a config group is a YAML file whose first comment line describes it (and names
+its paper), so listing needs neither torch nor the registries.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from snnexp.config.compose import conf_dir
+from snnexp.errors import UserError, choices_hint
+
+GROUPS = ["model", "block", "neuron", "surrogate", "norm", "encoder", "data", "trainer", "optim",
+          "sched", "logger", "launcher", "experiment"]
+ALIASES = {"models": "model", "blocks": "block", "neurons": "neuron", "surrogates": "surrogate",
+           "norms": "norm", "normalizations": "norm", "encoders": "encoder", "datasets": "data",
+           "dataset": "data", "trainers": "trainer", "optimizers": "optim", "schedulers": "sched",
+           "loggers": "logger", "launchers": "launcher", "experiments": "experiment"}
+
+
+def describe(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        s = line.strip()
+        if s.startswith("#") and not s.startswith("# @package"):
+            return s.lstrip("# ").strip()
+        if s and not s.startswith("#"):
+            break
+    return ""
+
+
+def options(group: str) -> list[tuple[str, str]]:
+    root = conf_dir() / group
+    if not root.is_dir():
+        return []
+    files = sorted(p for p in root.rglob("*.yaml") if not p.name.startswith("_"))
+    return [(str(p.relative_to(root).with_suffix("")), describe(p)) for p in files]
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="snnexp list", description=__doc__.splitlines()[0])
+    ap.add_argument("groups", nargs="*", help=f"any of: {', '.join(GROUPS)} (default: all)")
+    args = ap.parse_args(argv)
+    wanted = []
+    for g in args.groups:
+        g = ALIASES.get(g, g)
+        if g not in GROUPS:
+            raise UserError(f"unknown group {g!r}; {choices_hint(g, GROUPS)}")
+        wanted.append(g)
+    for g in wanted or GROUPS:
+        opts = options(g)
+        print(f"{g}  ({g}=<name>)")
+        w = max([len(n) for n, _ in opts] + [4])
+        for name, text in opts:
+            print(f"  {name:<{w}}  {text}")
+        print()
+    return 0
