@@ -49,25 +49,30 @@ def _validate(config_name: str, args: list[str]) -> None:
     parsed, _ = get_args_parser().parse_known_args(args)
     if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
         return
-    overrides = list(parsed.overrides)
-    if parsed.multirun:
-        overrides = _first_combination(overrides)
-    if parsed.config_dir:
-        os.environ.setdefault("SNNEXP_EXTRA_CONF", parsed.config_dir)
-    compose(overrides, config_name if not parsed.config_name else parsed.config_name)
+    extra = [f"hydra.searchpath=[file://{os.path.abspath(parsed.config_dir)}]"] if parsed.config_dir else []
+    name = parsed.config_name or config_name
+    for overrides in _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]:
+        compose([*extra, *overrides], name)
 
 
-def _first_combination(overrides: list[str]) -> list[str]:
+def _sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Enough single runs to check every value of every swept key once (not the whole product):
+    the first value of every sweep, then each further value of each sweep in turn."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    out = []
-    for o in OverridesParser.create().parse_overrides(overrides):
-        if o.is_sweep_override():
-            first = next(iter(o.sweep_string_iterator()))
-            out.append(f"{o.get_key_element()}={first}")
-        else:
-            out.append(o.input_line)
-    return out
+    from snnexp.config.compose import translate_error
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as e:
+        raise translate_error(e, overrides) from e
+    values = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+              if o.is_sweep_override() else [o.input_line] for o in parsed]
+    base = [v[0] for v in values]
+    variants = [base]
+    for i, vs in enumerate(values):
+        variants += [base[:i] + [v] + base[i + 1:] for v in vs[1:]]
+    return variants
 
 
 def run_hydra(command: str, module, args: list[str]) -> int:

@@ -32,6 +32,6 @@ class CheckpointError(UserError):
 def choices_hint(value: str, allowed: Iterable[str]) -> str:
     """'did you mean ...? allowed: ...' for an unknown ``value`` among ``allowed``."""
     allowed = sorted(allowed)
-    close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.7)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{hint}allowed: {', '.join(allowed)}"

@@ -1,0 +1,72 @@
+"""The `snnexp` command end to end, in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import FAST, run_cli
+
+
+def test_train_eval_summary_list_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    p = run_cli("train", *FAST, f"hydra.run.dir={run}", cwd=tmp_path, check=True)
+    assert "done: best test acc1" in p.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (run / ".hydra/config.yaml").is_file() and (run / ".hydra/overrides.yaml").is_file()
+
+    # eval: the checkpoint's own config; --json prints machine-readable metrics
+    p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)
+    ev = json.loads(p.stdout[p.stdout.index("{"):])
+    assert ev["acc1"] == metrics["last_acc1"] and ev["split"] == "test" and ev["T"] == 2
+    assert (run / "eval_test_T2.json").is_file()
+    # fewer time steps at inference than in training (KEYS Tables 16/17)
+    p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "T=1", cwd=tmp_path, check=True)
+    assert "T=1" in p.stdout and (run / "eval_test_T1.json").is_file()
+
+    p = run_cli("summary", *FAST[:6], "--json", cwd=tmp_path, check=True)
+    info = json.loads(p.stdout)
+    assert info["params"] == metrics["params"] and info["layers"][0]["name"] == "encoder"
+    assert any(r["type"] == "IFNode" for r in info["layers"])
+    assert not list(tmp_path.glob("*.log"))  # summary/eval leave no files in the cwd
+
+    p = run_cli("list", "neurons", "models", cwd=tmp_path, check=True)
+    assert "if " in p.stdout and "sew_mini" in p.stdout
+
+
+def test_multirun_sweep_gets_one_dir_per_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_cli("train", "-m", *FAST, "trainer.epochs=1", "block=sew_add,plain", f"hydra.sweep.dir={sweep}",
+            cwd=tmp_path, check=True)
+    jobs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
+    assert jobs == ["0", "1"] and (sweep / "multirun.yaml").is_file()
+
+
+def test_help_cfg_and_list_do_not_import_torch(tmp_path):
+    code = ("import sys\nfrom snnexp.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\nprint('NO_TORCH')")
+    for args in (["--help"], ["train", "--cfg", "job"], ["list"], ["train", "--help"]):
+        p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert "NO_TORCH" in p.stdout, (args, p.stderr[-500:])
+    p = subprocess.run([sys.executable, "-m", "snnexp.cli", "train", "--cfg", "job", "T=7"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert "T: 7" in p.stdout
+
+
+def test_two_runs_started_together_get_different_dirs(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "snnexp.cli", "train", *FAST, "trainer.epochs=1"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    assert len(list((tmp_path / "outputs/runs").glob("*/*/metrics.json"))) == 2
+
+
+def test_user_config_dir_adds_options(tmp_path):
+    extra = tmp_path / "myconf/model"
+    extra.mkdir(parents=True)
+    (extra / "tiny.yaml").write_text("# my tiny model\ndefaults: [sew_mini, _self_]\nwidth: 4\n")
+    p = run_cli("summary", "--config-dir", str(tmp_path / "myconf"), "model=tiny", "--json", cwd=tmp_path,
+                check=True)
+    assert json.loads(p.stdout)["params"] < 5000
