@@ -85,7 +85,13 @@ def validate(cfg: DictConfig) -> None:
     from snnexp.config.validate import check_ranges
 
     try:
-        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        for key in cfg:
+            if key != "hydra":  # Hydra's own node has job-time values (hydra.job.num) unset here
+                node = cfg._get_node(key)
+                if isinstance(node, DictConfig):
+                    OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+                else:
+                    cfg[key]  # noqa: B018 (resolves it)
     except Exception as e:
         raise translate_error(e, []) from e
     check_ranges(cfg)

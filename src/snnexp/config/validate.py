@@ -24,6 +24,8 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         meta = {f.name: f.metadata for f in dataclasses.fields(kind) if f.metadata}
     for key in cfg.keys():
         full = f"{prefix}{key}"
+        if full == "hydra":
+            continue
         if OmegaConf.is_missing(cfg, key):
             continue
         node = cfg._get_node(key)

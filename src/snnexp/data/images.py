@@ -1,0 +1,135 @@
+"""Static image data sets: digits (the offline demo), synthetic, CIFAR-10/100, ImageNet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import Dataset, TensorDataset
+
+from snnexp.errors import DataError
+from snnexp.registry import DATASETS
+
+CIFAR_MEAN_STD = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+@DATASETS.register("digits", help="scikit-learn digits, 8x8 grey, 10 classes (real, offline)")
+def digits(cfg: DictConfig, split: str) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = cfg.data
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)  # pixel values are 0..16
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=float(d.test_fraction),
+                                          random_state=int(d.split_seed), stratify=y)
+    xs, ys = (xtr, ytr) if split == "train" else (xte, yte)
+    return TensorDataset(torch.from_numpy(xs), torch.from_numpy(ys).long())
+
+
+class SyntheticImages(Dataset):
+    """Random images whose class is a fixed random pattern plus noise, so a model can learn it."""
+
+    def __init__(self, n: int, num_classes: int, shape: tuple[int, ...], seed: int):
+        g = torch.Generator().manual_seed(seed)
+        protos = torch.rand((num_classes, *shape), generator=g)
+        self.y = torch.randint(0, num_classes, (n,), generator=g)
+        self.x = (0.5 * protos[self.y] + 0.5 * torch.rand((n, *shape), generator=g)).float()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
+
+
+@DATASETS.register("synthetic", help="random learnable tensors of any shape (tests, benchmarks)")
+def synthetic(cfg: DictConfig, split: str) -> Dataset:
+    d = cfg.data
+    shape = (int(d.in_channels), int(d.image_size), int(d.image_size))
+    if d.get("sequence", False):
+        shape = (int(cfg.T), *shape)
+    n = int(d.train_size if split == "train" else d.test_size)
+    # same class prototypes for both splits (seed 0 draws them), different samples
+    ds = SyntheticImages(n + (int(d.train_size) if split == "test" else 0), int(d.num_classes), shape, 0)
+    if split == "test":
+        ds.x, ds.y = ds.x[int(d.train_size):], ds.y[int(d.train_size):]
+    return ds
+
+
+def _missing(name: str, root: Path, layout: str) -> DataError:
+    return DataError(
+        f"{name} not found under {root}: put {layout} there (it cannot be downloaded "
+        f"automatically) or set data.root=/path/to/{name}"
+    )
+
+
+def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
+    import torchvision.transforms as T
+
+    d = cfg.data
+    root = Path(d.root).expanduser()
+    if not (root / folder).is_dir():
+        raise _missing(d.name, root, f"torchvision's python batches ({folder}/)")
+    mean, std = CIFAR_MEAN_STD[d.name]
+    tf = [T.ToTensor()] + ([T.Normalize(mean, std)] if d.normalize else [])
+    if split == "train" and d.augment:
+        tf = [T.RandomCrop(32, padding=int(d.crop_padding)), T.RandomHorizontalFlip()] + tf
+    if not d.get("verify_md5", True):
+        # torchvision checks the md5 of the official batches; a subset or re-packed copy (and the
+        # tests' tiny batches) only needs the files present.
+        # check_integrity(path, md5=None) only tests that the file exists.
+        cls = type(cls.__name__, (cls,), {"train_list": [[n, None] for n, _ in cls.train_list],
+                                          "test_list": [[n, None] for n, _ in cls.test_list],
+                                          "meta": {**cls.meta, "md5": None}})
+    try:
+        return cls(str(root), train=split == "train", transform=T.Compose(tf), download=False)
+    except RuntimeError as e:  # torchvision's integrity check
+        raise DataError(f"{d.name} under {root} is incomplete or corrupt ({e}); re-extract it, or set "
+                        "data.verify_md5=false for a non-official copy") from None
+
+
+@DATASETS.register("cifar10", help="CIFAR-10 from torchvision's python batches (user-provided)")
+def cifar10(cfg: DictConfig, split: str) -> Dataset:
+    from torchvision.datasets import CIFAR10
+
+    return _cifar(cfg, split, CIFAR10, "cifar-10-batches-py")
+
+
+@DATASETS.register("cifar100", help="CIFAR-100 from torchvision's python batches (user-provided)")
+def cifar100(cfg: DictConfig, split: str) -> Dataset:
+    from torchvision.datasets import CIFAR100
+
+    return _cifar(cfg, split, CIFAR100, "cifar-100-python")
+
+
+@DATASETS.register("imagenet", help="ImageNet-1k ImageFolder train/ and val/ (user-provided)")
+def imagenet(cfg: DictConfig, split: str) -> Dataset:
+    import torchvision.transforms as T
+    from torchvision.datasets import ImageFolder
+
+    d = cfg.data
+    root = Path(d.root).expanduser()
+    sub = root / ("train" if split == "train" else "val")
+    if not sub.is_dir():
+        raise _missing("imagenet", root, "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (ImageFolder layout)")
+    size = int(d.image_size)
+    norm = T.Normalize(*IMAGENET_MEAN_STD)
+    if split == "train":
+        tf = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+    else:
+        tf = T.Compose([T.Resize(int(d.resize)), T.CenterCrop(size), T.ToTensor(), norm])
+    try:
+        ds = ImageFolder(str(sub), transform=tf)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise DataError(f"imagenet {split} folder {sub} holds no images: {e}") from None
+    if len(ds.classes) != int(d.num_classes):
+        raise DataError(f"imagenet {sub} has {len(ds.classes)} class folders but data.num_classes="
+                        f"{d.num_classes}; fix the folder or the override")
+    return ds

@@ -1,0 +1,58 @@
+"""Data loaders: datasets from the registry, a resumable sampler, worker seeding."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
+
+from snnexp.data.sampler import EpochSampler
+from snnexp.registry import DATASETS
+
+_IMPORTED = False
+
+
+def _import_builtin_datasets() -> None:
+    global _IMPORTED
+    if not _IMPORTED:
+        import snnexp.data.dvs  # noqa: F401
+        import snnexp.data.images  # noqa: F401
+
+        _IMPORTED = True
+
+
+def build_dataset(cfg: DictConfig, split: str) -> Dataset:
+    _import_builtin_datasets()
+    return DATASETS.get(cfg.data.name)(cfg, split)
+
+
+def _seed_worker(worker_id: int) -> None:
+    import random
+
+    import numpy as np
+
+    seed = torch.initial_seed() % 2**32  # set per worker by the DataLoader from its generator
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[DataLoader, DataLoader]:
+    """(train_loader, test_loader). The train sampler is an :class:`EpochSampler`: call
+    ``loader.sampler.set_epoch(epoch, start_batch)`` before each epoch (the engine does)."""
+    t = cfg.trainer
+    train_set, test_set = build_dataset(cfg, "train"), build_dataset(cfg, "test")
+    bs, ebs = int(t.batch_size), int(t.eval_batch_size or t.batch_size)
+    if bs % world_size:
+        from snnexp.errors import ConfigError
+
+        raise ConfigError(f"trainer.batch_size={bs} (global) is not divisible by the {world_size} processes")
+    pin = torch.cuda.is_available()
+    common = dict(num_workers=int(t.num_workers), pin_memory=pin, worker_init_fn=_seed_worker,
+                  persistent_workers=False)
+    train_sampler = EpochSampler(len(train_set), bs // world_size, shuffle=True, seed=int(cfg.seed),
+                                 rank=rank, world_size=world_size, drop_last=True)
+    test_sampler = EpochSampler(len(test_set), ebs // world_size if ebs >= world_size else 1,
+                                shuffle=False, rank=rank, world_size=world_size, drop_last=False)
+    train = DataLoader(train_set, batch_sampler=train_sampler, **common)
+    test = DataLoader(test_set, batch_sampler=test_sampler, **common)
+    return train, test
