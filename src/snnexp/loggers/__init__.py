@@ -45,6 +45,9 @@ class CsvLogger(NoLogger):
             w.writerows(rows)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
+        metrics = {k: v for k, v in metrics.items() if not k.startswith("epoch/")}  # in summary.csv
+        if not metrics:
+            return
         row = {"step": step, **metrics}
         if self.fields is None:
             self.fields = list(row)
