@@ -7,6 +7,7 @@ written by the engine whatever the logger.
 from __future__ import annotations
 
 import csv
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ class WandbLogger(NoLogger):
 
         lg = cfg.logger
         id_file = run_dir / "wandb_run_id.txt"
-        run_id = id_file.read_text().strip() if id_file.is_file() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
         id_file.write_text(run_id)
         group = lg.group or _sweep_group(run_dir) or cfg.get("experiment_name")
         settings = wandb.Settings(init_timeout=60, silent=True, console="off")
