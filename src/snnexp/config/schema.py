@@ -167,6 +167,7 @@ class DataConfig(Dict[str, Any]):
     num_classes: int = rng(MISSING, ge=1)
     in_channels: int = rng(MISSING, ge=1)
     image_size: int = rng(MISSING, ge=1)
+    sequence: bool = False  # samples are [T, C, H, W] frame sequences rather than static images
 
 
 SCHEMAS = {
