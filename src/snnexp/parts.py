@@ -48,6 +48,9 @@ class Parts:
         self.norm_cfg = cfg.norm
         self.block_cfg = cfg.get("block")
         self.encoder_cfg = cfg.encoder
+        # parameters that several layers of one model share (e.g. ``neuron.shared=true``: one
+        # PLIF leak for the whole model, KEYS Table 10); filled by the builders that ask for it
+        self.shared: dict[str, Any] = {}
 
     @property
     def v_threshold(self) -> float:
@@ -59,7 +62,10 @@ class Parts:
     def neuron(self, **overrides: Any) -> nn.Module:
         """A fresh multi-step spiking neuron layer ([T, B, ...] in and out)."""
         kw = _kwargs(self.neuron_cfg) | overrides
-        return R.NEURONS.get(self.neuron_cfg.name)(surrogate=self.surrogate(), **kw)
+        fn = R.NEURONS.get(self.neuron_cfg.name)
+        if "shared_store" in inspect.signature(fn).parameters:
+            kw.setdefault("shared_store", self.shared)
+        return fn(surrogate=self.surrogate(), **kw)
 
     def norm(self, channels: int, *, residual: bool = False, dims: int = 2) -> nn.Module:
         """A multi-step normalisation over ``channels``. ``residual=True`` marks a norm whose

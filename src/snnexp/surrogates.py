@@ -1,13 +1,126 @@
-"""Surrogate gradients (config group ``surrogate``): the derivative used for the Heaviside spike."""
+"""Surrogate gradients (config group ``surrogate``): the derivative used for the Heaviside spike.
+
+Every builder returns a spikingjelly ``SurrogateFunctionBase``: forward is the Heaviside step
+``x >= 0`` (``x = u - threshold``), backward is ``grad * sigma'(x)``. The constants live in
+``conf/surrogate/*.yaml``.
+
+The schema gives every surrogate an ``alpha``; ``rect`` and ``constant`` take it and ignore it
+(their shape is set by ``a`` and by nothing, respectively).
+"""
 
 from __future__ import annotations
 
+import torch
 from spikingjelly.activation_based import surrogate as sj_surrogate
 
 from snnexp.registry import SURROGATES
 
 
+def heaviside(x: torch.Tensor) -> torch.Tensor:
+    return (x >= 0).to(x)
+
+
+# ------------------------------------------------------------------------------------- ArcTan
 @SURROGATES.register("atan", paper="SEW", help="ArcTan: a / (2 (1 + (pi/2 a x)^2)), a=2 (SEW)")
 def atan(alpha: float = 2.0, spiking: bool = True):
-    # spikingjelly's ATan is exactly SEW Eq. (sigma'(x) = alpha / (2 (1 + (pi/2 alpha x)^2))).
+    # spikingjelly's ATan is exactly SEW A.1: sigma'(x) = alpha / (2 (1 + (pi/2 alpha x)^2)).
     return sj_surrogate.ATan(alpha=alpha, spiking=spiking)
+
+
+# ------------------------------------------------------------------------------------- Sigmoid
+@SURROGATES.register("sigmoid", help="Sigmoid: a sg(a x) (1 - sg(a x)), a=4 (spikingjelly default)")
+def sigmoid(alpha: float = 4.0, spiking: bool = True):
+    # spikingjelly's Sigmoid: sigma'(x) = alpha * sigmoid(alpha x) * (1 - sigmoid(alpha x)).
+    return sj_surrogate.Sigmoid(alpha=alpha, spiking=spiking)
+
+
+# ------------------------------------------------------------------------------------- Rectangular
+@SURROGATES.register("rect", paper="TDBN",
+                     help="Rectangular: (1/a) 1[|x| < a/2], a=1 (TDBN Eq. 16, SEW Table S3)")
+def rect(a: float = 1.0, alpha: float | None = None, spiking: bool = True):
+    """TDBN Eq. 16: do/du = (1/a) sign(|u - V_th| < a/2). spikingjelly's Rect(alpha) is
+    alpha * 1[|x| < 0.5/alpha], the same window with alpha = 1/a. ``alpha`` (the schema's field)
+    is not used: ``a`` sets both width and height."""
+    del alpha
+    if a <= 0:
+        raise ValueError(f"surrogate rect: a must be > 0, got {a}")
+    return sj_surrogate.Rect(alpha=1.0 / a, spiking=spiking)
+
+
+# ------------------------------------------------------------------------------------- Triangle
+class _TriangleFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float, width: float):
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.width = alpha, width
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        g = ctx.alpha * (1.0 - x.abs() / ctx.width).clamp_min(0.0)
+        return grad * g, None, None
+
+
+class Triangle(sj_surrogate.SurrogateFunctionBase):
+    """KEYS Eq. 24 (triangle of [19] BNTT): sigma'(u) = alpha * max(0, 1 - |u/U_th - 1|).
+
+    With ``x = u - U_th`` this is ``alpha * max(0, 1 - |x| / width)``, ``width = U_th``: peak
+    ``alpha`` at the threshold, zero outside ``(0, 2 U_th)``. spikingjelly's PiecewiseQuadratic
+    ties the peak to the width (peak = alpha, width = 1/alpha); KEYS sets them independently
+    (peak 0.3, width U_th = 1), hence this class.
+    """
+
+    def __init__(self, alpha: float = 0.3, width: float = 1.0, spiking: bool = True):
+        if width <= 0:
+            raise ValueError(f"surrogate triangle: width must be > 0, got {width}")
+        super().__init__(spiking, alpha=alpha, width=width)
+
+    @staticmethod
+    def spiking_function(x, alpha, width):
+        return _TriangleFn.apply(x, alpha, width)
+
+    @staticmethod
+    def primitive_function(x, alpha, width):
+        # the integral of the triangle, + 1/2 so that it rises from 0.5 - alpha w/2 to 0.5 + alpha w/2
+        xc = x.clamp(-width, width)
+        return 0.5 + alpha * (xc - xc * xc.abs() / (2.0 * width))
+
+
+@SURROGATES.register("triangle", paper="KEYS",
+                     help="Triangle: a max(0, 1 - |u/U_th - 1|), a=0.3, width U_th (KEYS Eq. 24)")
+def triangle(alpha: float = 0.3, width: float = 1.0, spiking: bool = True):
+    return Triangle(alpha=alpha, width=width, spiking=spiking)
+
+
+# ------------------------------------------------------------------------------------- Constant 1
+class _ConstantFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor):
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Constant(sj_surrogate.SurrogateFunctionBase):
+    """SEW Table S3 'Constant 1': sigma'(x) = 1 everywhere (a straight-through estimator)."""
+
+    def __init__(self, spiking: bool = True):
+        super().__init__(spiking)
+
+    @staticmethod
+    def spiking_function(x):
+        return _ConstantFn.apply(x)
+
+    @staticmethod
+    def primitive_function(x):
+        return x + 0.5
+
+
+@SURROGATES.register("constant", paper="SEW", help="Constant 1: sigma'(x) = 1 (SEW Table S3)")
+def constant(alpha: float | None = None, spiking: bool = True):
+    """``alpha`` (the schema's field) is not used: the derivative is 1 everywhere."""
+    del alpha
+    return Constant(spiking=spiking)

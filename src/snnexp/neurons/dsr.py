@@ -1,0 +1,235 @@
+"""DSR neurons (Meng et al., CVPR 2022): IF and LIF with subtraction reset, firing at alpha V_th,
+a trainable per-layer threshold with a lower bound.
+
+Forward (DSR Eq. 3a-3c, 4-6, 20), with U the potential before reset::
+
+    IF : U[n] = V[n-1] + I[n]
+    LIF: U[n] = lambda V[n-1] + (1 - lambda) I[n],   lambda = exp(-dt / tau)
+    s[n] = H(U[n] - alpha V_th),   V[n] = U[n] - V_th s[n]
+
+The layer outputs its *weighted* spikes, ``V_th s`` (IF) or ``V_th s / dt`` (LIF), so that the
+next layer's input current is V_th^{i-1} W s^{i-1} (Eq. 7) and the spike representation
+(Sec. 3.4) is a plain (IF) or lambda-weighted (LIF) time average of the output::
+
+    IF : r = (1/N) sum_n V_th s[n]                                   in [0, V_th]
+    LIF: r = V_th sum_n lambda^{N-n} s[n] / (dt sum_n lambda^{N-n})  in [0, V_th / dt]
+
+(:meth:`DSRNode.representation`, :attr:`DSRNode.bound`). Eq. 8 of the paper as printed puts dt
+in the numerator of the LIF input current; Proposition 1 (a^0 and a^i carry 1/dt) and the
+authors' code divide, and so does this module.
+
+Backward, ``grad: dsr`` (the paper's method, Eq. 16-17 and 19): time is not unrolled. The layer
+is treated as the sub-differentiable map o = clamp(k I_hat, 0, b) of its (weighted) average input
+I_hat = sum_n w_n I[n] / sum_n w_n (w_n = lambda^{N-n}; 1 for IF), k = 1 (IF) or 1/tau (LIF,
+Prop. 1), b = V_th (IF) or V_th/dt (LIF):
+
+    dL/do     = sum_n dL/dout[n]                      (exact if out enters the loss through r)
+    dL/dI[n]  = dL/do * k * 1[0 <= k I_hat <= b] * w_n / sum w
+    dL/dV_th  = grad_scale * sum dL/do * db/dV_th * 1[k I_hat > b]   (Eq. 19)
+
+For IF this is exactly spikingjelly's ``DSRIFNode`` / the authors' ``IFFunction``. For LIF it
+differs from both in two places, each the exact chain rule of Prop. 1 where they approximate:
+the input gradient is spread over steps with the weights w_n/sum w (they use 1/N) and dL/do is
+sum_n dL/dout[n] (they use N times the lambda-weighted mean). The threshold gradient of LIF is
+db/dV_th = 1/dt; the authors multiply by dt instead, which ``v_threshold_grad_scale = dt^2``
+reproduces (conf/neuron/dsr_lif.yaml).
+
+``grad: surrogate`` gives the same forward with BPTT through the configured surrogate gradient
+(the ``surrogate`` group), so DSR neurons also train with ``trainer=bptt``.
+
+We do not use spikingjelly's DSRIFNode/DSRLIFNode directly: they fix T at construction, keep no
+membrane state between calls, support only the DSR backward, and clamp the threshold in the
+forward (a threshold pushed below the bound by the L2 term then receives no gradient). Here, as
+in the authors' code, the parameter itself is projected onto [lower_bound, inf) before each
+training forward.
+
+The L2 regularisation of the thresholds (DSR Sec. 4) is the optimizer's weight decay on the
+``v_threshold`` parameters (the authors' code applies wd 5e-4 to all parameters).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from spikingjelly.activation_based import base
+from torch import nn
+
+from snnexp.errors import ConfigError
+from snnexp.registry import NEURONS
+
+GRAD_MODES = ("dsr", "surrogate")
+
+
+class _DSRFunction(torch.autograd.Function):
+    """Simulate T steps forward; differentiate through the spike representation backward."""
+
+    @staticmethod
+    def forward(ctx, x_seq, v_th, v0, decay, gain, out_scale, alpha, k, grad_scale):
+        v = v0
+        outs = []
+        for t in range(x_seq.shape[0]):
+            u = decay * v + gain * x_seq[t]
+            s = (u >= alpha * v_th).to(x_seq.dtype)
+            v = u - v_th * s
+            outs.append(v_th * s * out_scale)
+        ctx.save_for_backward(x_seq, v_th)
+        ctx.decay, ctx.out_scale, ctx.k, ctx.grad_scale = decay, out_scale, k, grad_scale
+        ctx.mark_non_differentiable(v)
+        return torch.stack(outs), v
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_v):
+        del grad_v
+        x_seq, v_th = ctx.saved_tensors
+        T = x_seq.shape[0]
+        w = _time_weights(T, ctx.decay, x_seq)  # [T, 1, ...], sums to 1
+        i_hat = (w * x_seq).sum(0)
+        z = ctx.k * i_hat
+        bound = v_th * ctx.out_scale
+        g_o = grad_out.sum(0)  # dL/do
+        pass_in = (z >= 0) & (z <= bound)
+        g_x = (g_o * ctx.k * pass_in.to(g_o.dtype)).unsqueeze(0) * w
+        g_th = None
+        if ctx.needs_input_grad[1]:
+            g_th = (g_o * (z > bound).to(g_o.dtype)).sum() * ctx.out_scale * ctx.grad_scale
+            g_th = g_th.to(v_th.dtype).reshape(v_th.shape)
+        return g_x, g_th, None, None, None, None, None, None, None
+
+
+def _time_weights(T: int, decay: float, like: torch.Tensor) -> torch.Tensor:
+    """w_n = lambda^{N-n} / sum_m lambda^{N-m}, n = 1..N, shaped [T, 1, ..., 1]."""
+    w = torch.tensor([decay ** (T - 1 - t) for t in range(T)], dtype=torch.float64)
+    w = (w / w.sum()).to(device=like.device, dtype=like.dtype)
+    return w.view(T, *([1] * (like.dim() - 1)))
+
+
+class DSRNode(base.MemoryModule):
+    """DSR IF (``tau=None``) or LIF neuron; see the module docstring."""
+
+    def __init__(self, surrogate: nn.Module, *, v_threshold: float, alpha: float,
+                 tau: float | None = None, delta_t: float | None = None,
+                 train_v_threshold: bool = True, v_threshold_lower_bound: float = 0.01,
+                 v_threshold_grad_scale: float = 1.0, grad: str = "dsr",
+                 detach_reset: bool = True):
+        super().__init__()
+        if grad not in GRAD_MODES:
+            raise ConfigError(f"neuron: grad={grad!r}; choose one of {', '.join(GRAD_MODES)}")
+        if not 0.0 < alpha <= 1.0:
+            raise ConfigError(f"neuron: alpha must be in (0, 1], got {alpha}")
+        if v_threshold_lower_bound <= 0 or v_threshold < v_threshold_lower_bound:
+            raise ConfigError(f"neuron: need 0 < v_threshold_lower_bound <= v_threshold "
+                              f"(got {v_threshold_lower_bound}, {v_threshold})")
+        self.is_lif = tau is not None
+        if self.is_lif:
+            if delta_t is None or not 0.0 < delta_t < tau:
+                raise ConfigError(f"neuron dsr_lif: need 0 < delta_t < tau (got {delta_t}, {tau})")
+            self.tau, self.delta_t = float(tau), float(delta_t)
+        self.surrogate_function = surrogate
+        self.alpha = float(alpha)
+        self.lower_bound = float(v_threshold_lower_bound)
+        self.grad_scale = float(v_threshold_grad_scale)
+        self.grad = grad
+        self.detach_reset = detach_reset
+        th = torch.tensor(float(v_threshold))
+        if train_v_threshold:
+            self.v_threshold = nn.Parameter(th)
+        else:
+            self.register_buffer("v_threshold", th)
+        self.register_memory("v", 0.0)
+        self.step_mode = "m"
+
+    # ---------------------------------------------------------------- constants of the model
+    @property
+    def decay(self) -> float:
+        """lambda = exp(-dt/tau) (LIF), 1 (IF)."""
+        return math.exp(-self.delta_t / self.tau) if self.is_lif else 1.0
+
+    @property
+    def gain(self) -> float:
+        """Factor of the input current in U[n]: 1 - lambda (LIF), 1 (IF)."""
+        return 1.0 - self.decay if self.is_lif else 1.0
+
+    @property
+    def out_scale(self) -> float:
+        """Output = V_th * s * out_scale: 1/dt (LIF), 1 (IF)."""
+        return 1.0 / self.delta_t if self.is_lif else 1.0
+
+    @property
+    def slope(self) -> float:
+        """k of o = clamp(k I_hat, 0, b): 1/tau (LIF, Prop. 1), 1 (IF)."""
+        return 1.0 / self.tau if self.is_lif else 1.0
+
+    @property
+    def bound(self) -> torch.Tensor:
+        """b of Eq. 17: V_th (IF), V_th/dt (LIF)."""
+        return self.threshold() * self.out_scale
+
+    def threshold(self) -> torch.Tensor:
+        return self.v_threshold.clamp_min(self.lower_bound)
+
+    def representation(self, out_seq: torch.Tensor) -> torch.Tensor:
+        """r(s) of Sec. 3.4 from this layer's output sequence [T, B, ...] -> [B, ...]."""
+        return (_time_weights(out_seq.shape[0], self.decay, out_seq) * out_seq).sum(0)
+
+    # ---------------------------------------------------------------- forward
+    def _project(self) -> None:
+        # only when violated: an in-place write would invalidate a graph built by an earlier
+        # forward that has not been back-propagated yet
+        th = self.v_threshold
+        if self.training and isinstance(th, nn.Parameter) and bool(th.detach() < self.lower_bound):
+            with torch.no_grad():
+                th.clamp_(min=self.lower_bound)
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        self._project()
+        v_th = self.threshold()
+        v = self.v
+        if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
+            v = torch.zeros_like(x_seq[0])
+        if self.grad == "dsr":
+            out, v = _DSRFunction.apply(x_seq, v_th, v.detach(), self.decay, self.gain,
+                                        self.out_scale, self.alpha, self.slope, self.grad_scale)
+        else:
+            outs = []
+            for t in range(x_seq.shape[0]):
+                u = self.decay * v + self.gain * x_seq[t]
+                s = self.surrogate_function(u - self.alpha * v_th)
+                outs.append(v_th * s * self.out_scale)
+                v = u - v_th * (s.detach() if self.detach_reset else s)
+            out = torch.stack(outs)
+        self.v = v
+        return out
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.multi_step_forward(x.unsqueeze(0))[0]
+
+    def extra_repr(self) -> str:
+        kind = f"LIF, tau={self.tau}, dt={self.delta_t}" if self.is_lif else "IF"
+        return (f"{kind}, v_threshold={float(self.v_threshold.detach()):.4g}, alpha={self.alpha}, "
+                f"lower_bound={self.lower_bound}, grad={self.grad}")
+
+
+@NEURONS.register("dsr_if", paper="DSR",
+                  help="IF, subtraction reset, fire at 0.5 V_th, trainable V_th (init 6) (DSR)")
+def dsr_if(surrogate, v_threshold: float = 6.0, alpha: float = 0.5,
+           train_v_threshold: bool = True, v_threshold_lower_bound: float = 0.01,
+           v_threshold_grad_scale: float = 1.0, grad: str = "dsr", detach_reset: bool = True):
+    return DSRNode(surrogate, v_threshold=v_threshold, alpha=alpha,
+                   train_v_threshold=train_v_threshold,
+                   v_threshold_lower_bound=v_threshold_lower_bound,
+                   v_threshold_grad_scale=v_threshold_grad_scale, grad=grad,
+                   detach_reset=detach_reset)
+
+
+@NEURONS.register("dsr_lif", paper="DSR",
+                  help="LIF lambda=exp(-dt/tau), subtraction reset, fire at alpha V_th (DSR)")
+def dsr_lif(surrogate, v_threshold: float = 0.3, tau: float = 1.0, delta_t: float = 0.05,
+            alpha: float = 0.3, train_v_threshold: bool = True,
+            v_threshold_lower_bound: float = 0.0005, v_threshold_grad_scale: float = 0.0025,
+            grad: str = "dsr", detach_reset: bool = True):
+    return DSRNode(surrogate, v_threshold=v_threshold, alpha=alpha, tau=tau, delta_t=delta_t,
+                   train_v_threshold=train_v_threshold,
+                   v_threshold_lower_bound=v_threshold_lower_bound,
+                   v_threshold_grad_scale=v_threshold_grad_scale, grad=grad,
+                   detach_reset=detach_reset)

@@ -1,0 +1,52 @@
+"""TDBN's iterative LIF (Zheng et al., AAAI 2021, Eq. 2-3; Wu et al. 2019):
+
+    u_t = tau_decay * u_{t-1} * (1 - o_{t-1}) + x_t,    o_t = 1 if u_t > V_th else 0.
+
+The multiplicative (1 - o) is a hard reset to 0, kept in the graph (TDBN Eq. 14-15 back-propagate
+through it). spikingjelly's LIFNode with ``decay_input=False, v_reset=0`` has the same recursion
+(tau_decay = 1 - 1/tau) but fires at u >= V_th; TDBN fires only strictly above, so this class
+overrides the firing rule: ``surrogate(u - V_th) - 1[u == V_th]`` turns the >= of the Heaviside
+into > without touching the surrogate gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based.neuron import SimpleBaseNode
+
+from snnexp.errors import ConfigError
+from snnexp.registry import NEURONS
+
+
+class TDBNLIFNode(SimpleBaseNode):
+    def __init__(self, surrogate, tau_decay: float = 0.25, v_threshold: float = 1.0,
+                 detach_reset: bool = False, strict: bool = True):
+        super().__init__(v_threshold=float(v_threshold), v_reset=0.0, surrogate_function=surrogate,
+                         detach_reset=detach_reset, step_mode="m")
+        self.tau_decay = float(tau_decay)
+        self.strict = strict
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        # self.v holds u_{t-1} (1 - o_{t-1}) (the hard reset of neuronal_reset)
+        self.v = self.tau_decay * self.v + x
+
+    def neuronal_fire(self) -> torch.Tensor:
+        x = self.v - self.v_threshold
+        spike = self.surrogate_function(x)
+        if self.strict:
+            spike = spike - (x == 0).to(spike)  # u == V_th does not fire (Eq. 3: u > V_th)
+        return spike
+
+    def extra_repr(self) -> str:
+        return (f"tau_decay={self.tau_decay}, v_threshold={self.v_threshold}, strict={self.strict}, "
+                f"detach_reset={self.detach_reset}")
+
+
+@NEURONS.register("tdbn_lif", paper="TDBN",
+                  help="LIF u = 0.25 u (1 - o) + x, fire u > V_th (strict), hard reset (TDBN Eq. 2-3)")
+def tdbn_lif(surrogate, tau_decay: float = 0.25, v_threshold: float = 1.0,
+             detach_reset: bool = False, strict: bool = True):
+    if not 0.0 <= float(tau_decay) < 1.0:
+        raise ConfigError(f"neuron tdbn_lif: tau_decay must be in [0, 1), got {tau_decay}")
+    return TDBNLIFNode(surrogate, tau_decay=tau_decay, v_threshold=v_threshold,
+                       detach_reset=detach_reset, strict=strict)
