@@ -25,6 +25,13 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
     p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "T=1", cwd=tmp_path, check=True)
     assert "T=1" in p.stdout and (run / "eval_test_T1.json").is_file()
 
+    # fold the BNs into the convs (TDBN Eq. 9-10): same accuracy from the BN-free checkpoint
+    p = run_cli("fold", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)
+    fold = json.loads(p.stdout[p.stdout.index("{"):])
+    assert fold["norms_left"] == 0 and fold["max_abs_diff"] < 1e-4
+    p = run_cli("eval", f"ckpt={fold['out']}", "--json", f"out={tmp_path}/f.json", cwd=tmp_path, check=True)
+    assert json.loads(p.stdout[p.stdout.index("{"):])["acc1"] == metrics["last_acc1"]
+
     p = run_cli("summary", *FAST[:6], "--json", cwd=tmp_path, check=True)
     info = json.loads(p.stdout)
     assert info["params"] == metrics["params"] and info["layers"][0]["name"] == "encoder"

@@ -51,7 +51,12 @@ def task(cfg, flags: set[str]) -> None:
     ckpt = load_checkpoint(cfg.ckpt)
     run_cfg = checkpoint_config(cfg, ckpt)
     device = pick_device(cfg.device, Dist())
-    model = build_model(run_cfg).to(device)
+    model = build_model(run_cfg)
+    if ckpt.get("folded"):  # written by `snnexp fold`: same structure with the norms folded away
+        from snnexp.fold import fold_tdbn
+
+        model = fold_tdbn(model)
+    model = model.to(device)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
