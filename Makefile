@@ -47,3 +47,6 @@ bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured
 clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist .pytest_cache .ruff_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+# paper tables (make/tables.mk): make table-sew-dvs-gesture [DRY=1] [DATA=/path]
+-include make/*.mk
