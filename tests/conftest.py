@@ -30,6 +30,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     return p
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Unit tests use tiny tensors: intra-op threads only add contention (a tiny conv took 40 ms
+    with 2 threads on a busy 2-core machine, 0.06 ms with 1). Subprocess runs keep the default."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def compose():
     from snnexp.config import compose as _compose

@@ -20,15 +20,6 @@ from snnexp.registry import NEURONS as NEURON_REGISTRY
 NEURONS = group_options("neuron")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention (40 ms per conv on a busy 2-core box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @functools.cache
 def cfg(*overrides: str):
     """Composition takes ~0.2 s; the tests only read the configs, so share them."""

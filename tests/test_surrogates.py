@@ -15,15 +15,6 @@ from snnexp.parts import Parts
 from snnexp.registry import SURROGATES
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention (40 ms per conv on a busy 2-core box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @functools.cache
 def cfg(*overrides: str):
     return compose(list(overrides))
