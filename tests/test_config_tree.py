@@ -69,3 +69,16 @@ def test_every_experiment_composes_and_builds():
         cfg = snnexp.compose([f"experiment={opt}"])
         assert cfg.get("experiment_name"), opt
         snnexp.build_model(cfg)
+
+
+@pytest.mark.parametrize("command", ["eval", "fold", "summary", "analyze"])
+def test_command_configs_keep_experiment_values_and_make_no_run_dir(command):
+    from snnexp.config import compose
+
+    extra = ["ckpt=x"] if command in ("eval", "fold") else []
+    train = compose(["experiment=sew/cifar10dvs_t8"])
+    cfg = compose(["experiment=sew/cifar10dvs_t8", *extra], command, return_hydra_config=True)
+    assert (cfg.T, cfg.optim.lr, cfg.model.name) == (train.T, train.optim.lr, train.model.name) == (8, 0.01,
+                                                                                                   "sew_wide7bnet")
+    if command != "analyze":
+        assert cfg.hydra.run.dir == "." and cfg.hydra.output_subdir is None

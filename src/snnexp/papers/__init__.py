@@ -42,6 +42,8 @@ def _load(name: str) -> dict[str, Any]:
         t.setdefault("params", {})
         t.setdefault("notes", [])
         t.setdefault("experiments", [])
+        t.setdefault("row_header", "Network")
+        t["info_labels"] = {**data.get("info_labels", {}), **t.get("info_labels", {})}
     return data
 
 
@@ -80,5 +82,11 @@ def tables_for_experiment(paper: str, experiment_name: str) -> list[str]:
     return [tid for tid, t in load_paper(paper)["tables"].items() if experiment_name in t["experiments"]]
 
 
-__all__ = ["available", "get_table", "load_paper", "normalize_table_id", "paper_value",
-           "tables_for_experiment"]
+__all__ = [
+    "available",
+    "get_table",
+    "load_paper",
+    "normalize_table_id",
+    "paper_value",
+    "tables_for_experiment",
+]

@@ -1,0 +1,170 @@
+"""snnexp analyze firing|gradients [overrides] [--json]: per-block firing rates of A^l and O^l
+(SEW Figs. 4, 5, S2) or gradient norms ||dL/dS^l|| (Figs. 6-8), of a checkpoint (``ckpt=...``) or
+at initialization, with and without zero init, for one or several block types (``compare_blocks``).
+
+Writes ``<what>.json`` and ``<what>.png`` into the Hydra run directory (or ``out=DIR``), prints a
+short table, and with ``--json`` prints the JSON instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+CONFIG_NAME = "analyze"
+POSITIONAL = "what"
+FLAGS = {"--json"}
+OWN_KEYS = {"what", "ckpt", "batches", "split", "compare_blocks", "zero_init_compare", "bn_mode", "out"}
+GROUPS = {
+    "data",
+    "model",
+    "block",
+    "neuron",
+    "surrogate",
+    "norm",
+    "encoder",
+    "trainer",
+    "optim",
+    "sched",
+    "logger",
+}
+
+
+def checkpoint_config(cfg, ckpt: dict, overrides: list[str]):
+    """The checkpoint's resolved config with the command line's ``overrides`` (not the analysis's
+    own keys) applied on top; a group override (``data=...``) takes the whole composed group."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict
+
+    base = (
+        OmegaConf.create(ckpt["config"])
+        if isinstance(ckpt.get("config"), str)
+        else OmegaConf.create(ckpt.get("config") or {})
+    )
+    for o in OverridesParser.create().parse_overrides(list(overrides)):
+        key = o.get_key_element().lstrip("+~")
+        if key in OWN_KEYS or key.startswith("hydra") or key == "experiment":
+            continue
+        with open_dict(base):
+            if key in GROUPS:
+                base[key] = cfg[key]
+            else:
+                OmegaConf.update(base, key, OmegaConf.select(cfg, key), force_add=True)
+    return base
+
+
+def _task_overrides() -> list[str]:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except Exception:  # called outside a Hydra job (tests, notebooks)
+        return []
+
+
+def _output_dir(cfg) -> Path:
+    if cfg.get("out"):
+        return Path(cfg.out)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except Exception:
+        return Path.cwd()
+
+
+def run(cfg, overrides: list[str] | None = None) -> dict:
+    """The analysis the config asks for (a JSON-able dict)."""
+    from snnexp.analysis import analyze
+    from snnexp.errors import CheckpointError, ConfigError
+
+    what = str(cfg.what)
+    blocks = cfg.get("compare_blocks")
+    if isinstance(blocks, str):
+        blocks = [b.strip() for b in blocks.split(",") if b.strip()]
+    blocks = [str(b) for b in blocks] if blocks else None
+    try:
+        n_batches = int(cfg.batches)
+    except (TypeError, ValueError):
+        raise ConfigError(f"batches={cfg.batches!r} must be a whole number >= 1") from None
+    common = dict(what=what, n_batches=n_batches, split=str(cfg.split), bn_mode=str(cfg.bn_mode))
+    if cfg.get("ckpt"):
+        from snnexp.analysis.measure import _build_model
+        from snnexp.engine.checkpoint import load_checkpoint
+
+        if blocks:
+            raise ConfigError("compare_blocks compares fresh models; it cannot be used with ckpt=")
+        ckpt = load_checkpoint(cfg.ckpt)
+        run_cfg = checkpoint_config(cfg, ckpt, _task_overrides() if overrides is None else overrides)
+        model = _build_model(run_cfg)
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"{cfg.ckpt} does not fit the model built from its config ({str(e).splitlines()[0]})"
+            ) from None
+        result = analyze(run_cfg, model=model, source=str(cfg.ckpt), **common)
+        result["epoch"] = ckpt.get("epoch")
+        return result
+    return analyze(cfg, blocks=blocks, zero_init_compare=bool(cfg.zero_init_compare), **common)
+
+
+def table(result: dict) -> str:
+    """A short text table: one row per block, one column per variant."""
+    variants = result["variants"]
+    if result["what"] == "gradients":
+        cols = [
+            (v["label"], lambda b: "—" if b["grad_norm"] is None else f"{b['grad_norm']:.3e}")
+            for v in variants
+        ]
+        head = "||dL/dS^l||"
+    else:
+        cols = [(v["label"], lambda b: f"{_r(b['rate_A'])} / {_r(b['rate_O'])}") for v in variants]
+        head = "firing rate A^l / O^l"
+    blocks0 = variants[0]["blocks"]
+    wn = max([len(b["name"]) for b in blocks0] + [5])
+    widths = [max(len(lbl), 17) for lbl, _ in cols]
+    lines = [
+        f"{head} per block ({result['model']}, T={result['T']}, {result['batches']} batch(es) of "
+        f"{result['batch_size']}, {result['split']} split; v = downsample block)"
+    ]
+    lines.append(
+        f"{'l':>3} {'block':<{wn}}   "
+        + "  ".join(f"{lbl:>{w}}" for (lbl, _), w in zip(cols, widths, strict=True))
+    )
+    for i, b in enumerate(blocks0):
+        cells = []
+        for (_, fmt), v, w in zip(cols, variants, widths, strict=True):
+            cells.append(f"{fmt(v['blocks'][i]) if i < len(v['blocks']) else '':>{w}}")
+        lines.append(
+            f"{b['index']:>3} {b['name']:<{wn}} {'v' if b['downsample'] else ' '} " + "  ".join(cells)
+        )
+    lines.append("loss: " + ", ".join(f"{v['label']} {v['loss']:.4f}" for v in variants))
+    return "\n".join(lines)
+
+
+def _r(x) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def write_outputs(result: dict, out_dir: Path) -> tuple[Path, Path]:
+    from snnexp.analysis import plot_firing, plot_gradients
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    what = result["what"]
+    js = out_dir / f"{what}.json"
+    js.write_text(json.dumps(result, indent=2) + "\n")
+    png = out_dir / f"{what}.png"
+    (plot_gradients if what == "gradients" else plot_firing)(result, png)
+    return js, png
+
+
+def task(cfg, flags: set[str]) -> None:
+    result = run(cfg)
+    js, png = write_outputs(result, _output_dir(cfg))
+    if "--json" in flags:
+        print(json.dumps(result, indent=2))
+        return
+    print(table(result))
+    print(f"wrote {js} and {png}", file=sys.stdout)

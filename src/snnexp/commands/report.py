@@ -1,0 +1,55 @@
+"""snnexp report <sweep or run dir>... [--table auto|2|3|4|5|6|S3] [--paper sew] [--out DIR] [--json]
+
+Scans the run directories, finds the paper tables they fill (from each run's experiment_name and
+config), prints each table in the paper's layout with the paper's numbers beside ours (our max over
+epochs and our last-epoch accuracy, labelled as such) and writes ``table_<id>.md`` and
+``table_<id>.csv`` into the (first) directory given, or ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="snnexp report",
+        description="Paper tables from run directories: the paper's numbers beside ours "
+        "(max over epochs and last epoch).",
+    )
+    p.add_argument(
+        "dirs", nargs="+", metavar="DIR", help="a sweep directory, a run directory, or a tree of them"
+    )
+    p.add_argument(
+        "--table",
+        default="auto",
+        help="which table: auto (every table the runs fill), or an id such as 2, 3, 4, 5, 6, S3",
+    )
+    p.add_argument("--paper", default=None, help="whose tables (default: from the runs' config, else sew)")
+    p.add_argument("--out", default=None, help="where to write table_<id>.md/.csv (default: the first DIR)")
+    p.add_argument("--json", action="store_true", help="print the tables as JSON instead of markdown")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from snnexp.report import make_tables, render_markdown, write_table
+
+    args = parser().parse_args(argv)
+    tables = make_tables(args.dirs, table=args.table, paper=args.paper)
+    out_dir = args.out or args.dirs[0]
+    written = []
+    for t in tables:
+        written += [str(p) for p in write_table(t, out_dir)]
+    if args.json:
+        print(json.dumps(tables, indent=2, default=str))
+        return 0
+    for t in tables:
+        print(render_markdown(t))
+    print("wrote " + ", ".join(written), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
