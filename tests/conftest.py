@@ -15,13 +15,24 @@ os.environ.setdefault("WANDB_SILENT", "true")
 SNNEXP = [sys.executable, "-m", "snnexp.cli"]
 
 # a run small enough for a unit test: synthetic 8x8 images, tiny model, 2 epochs
-FAST = ["data=synthetic", "data.image_size=8", "data.in_channels=1", "data.train_size=64",
-        "data.test_size=32", "model.width=8", "T=2", "trainer.batch_size=16", "trainer.epochs=2",
-        "trainer.progress=false", "logger=none"]
+FAST = [
+    "data=synthetic",
+    "data.image_size=8",
+    "data.in_channels=1",
+    "data.train_size=64",
+    "data.test_size=32",
+    "model.width=8",
+    "T=2",
+    "trainer.batch_size=16",
+    "trainer.epochs=2",
+    "trainer.progress=false",
+    "logger=none",
+]
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300,
-            check: bool = False) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300, check: bool = False
+) -> subprocess.CompletedProcess:
     e = {**os.environ, "WANDB_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
     e.pop("HYDRA_FULL_ERROR", None) if not (env and "HYDRA_FULL_ERROR" in env) else None
     p = subprocess.run([*SNNEXP, *args], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)

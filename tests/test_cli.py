@@ -18,7 +18,7 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
 
     # eval: the checkpoint's own config; --json prints machine-readable metrics
     p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)
-    ev = json.loads(p.stdout[p.stdout.index("{"):])
+    ev = json.loads(p.stdout[p.stdout.index("{") :])
     assert ev["acc1"] == metrics["last_acc1"] and ev["split"] == "test" and ev["T"] == 2
     assert (run / "eval_test_T2.json").is_file()
     # fewer time steps at inference than in training (KEYS Tables 16/17)
@@ -27,10 +27,10 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
 
     # fold the BNs into the convs (TDBN Eq. 9-10): same accuracy from the BN-free checkpoint
     p = run_cli("fold", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)
-    fold = json.loads(p.stdout[p.stdout.index("{"):])
+    fold = json.loads(p.stdout[p.stdout.index("{") :])
     assert fold["norms_left"] == 0 and fold["max_abs_diff"] < 1e-4
     p = run_cli("eval", f"ckpt={fold['out']}", "--json", f"out={tmp_path}/f.json", cwd=tmp_path, check=True)
-    assert json.loads(p.stdout[p.stdout.index("{"):])["acc1"] == metrics["last_acc1"]
+    assert json.loads(p.stdout[p.stdout.index("{") :])["acc1"] == metrics["last_acc1"]
 
     p = run_cli("summary", *FAST[:6], "--json", cwd=tmp_path, check=True)
     info = json.loads(p.stdout)
@@ -44,27 +44,49 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
 
 def test_multirun_sweep_gets_one_dir_per_job(tmp_path):
     sweep = tmp_path / "sweep"
-    run_cli("train", "-m", *FAST, "trainer.epochs=1", "block=sew_add,plain", f"hydra.sweep.dir={sweep}",
-            cwd=tmp_path, check=True)
+    run_cli(
+        "train",
+        "-m",
+        *FAST,
+        "trainer.epochs=1",
+        "block=sew_add,plain",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        check=True,
+    )
     jobs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
     assert jobs == ["0", "1"] and (sweep / "multirun.yaml").is_file()
 
 
 def test_help_cfg_and_list_do_not_import_torch(tmp_path):
-    code = ("import sys\nfrom snnexp.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\nprint('NO_TORCH')")
+    code = (
+        "import sys\nfrom snnexp.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\nprint('NO_TORCH')"
+    )
     for args in (["--help"], ["train", "--cfg", "job"], ["list"], ["train", "--help"]):
         p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path)
         assert "NO_TORCH" in p.stdout, (args, p.stderr[-500:])
-    p = subprocess.run([sys.executable, "-m", "snnexp.cli", "train", "--cfg", "job", "T=7"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    p = subprocess.run(
+        [sys.executable, "-m", "snnexp.cli", "train", "--cfg", "job", "T=7"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert "T: 7" in p.stdout
 
 
 def test_two_runs_started_together_get_different_dirs(tmp_path):
-    procs = [subprocess.Popen([sys.executable, "-m", "snnexp.cli", "train", *FAST, "trainer.epochs=1"],
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "snnexp.cli", "train", *FAST, "trainer.epochs=1"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
     assert len(list((tmp_path / "outputs/runs").glob("*/*/metrics.json"))) == 2
@@ -74,6 +96,7 @@ def test_user_config_dir_adds_options(tmp_path):
     extra = tmp_path / "myconf/model"
     extra.mkdir(parents=True)
     (extra / "tiny.yaml").write_text("# my tiny model\ndefaults: [sew_mini, _self_]\nwidth: 4\n")
-    p = run_cli("summary", "--config-dir", str(tmp_path / "myconf"), "model=tiny", "--json", cwd=tmp_path,
-                check=True)
+    p = run_cli(
+        "summary", "--config-dir", str(tmp_path / "myconf"), "model=tiny", "--json", cwd=tmp_path, check=True
+    )
     assert json.loads(p.stdout)["params"] < 5000

@@ -12,8 +12,20 @@ from snnexp.errors import DataError
 
 SMALL = ["data=synthetic", "data.image_size=16", "T=2"]
 NEEDS_FILES = {"cifar10", "cifar100", "imagenet", "dvs_gesture", "cifar10_dvs"}
-GROUPS = ["model", "block", "neuron", "surrogate", "norm", "encoder", "data", "trainer", "optim",
-          "sched", "logger", "launcher"]
+GROUPS = [
+    "model",
+    "block",
+    "neuron",
+    "surrogate",
+    "norm",
+    "encoder",
+    "data",
+    "trainer",
+    "optim",
+    "sched",
+    "logger",
+    "launcher",
+]
 
 
 def options(group):
@@ -45,8 +57,9 @@ def test_every_model_composes_and_builds():
 
 def test_every_data_option_composes_and_reports_missing_files(tmp_path):
     for opt in options("data"):
-        cfg = snnexp.compose(["T=16", f"data={opt}"] + ([f"data.root={tmp_path / opt}"] if opt in NEEDS_FILES
-                                                        else []))
+        cfg = snnexp.compose(
+            ["T=16", f"data={opt}"] + ([f"data.root={tmp_path / opt}"] if opt in NEEDS_FILES else [])
+        )
         if opt in NEEDS_FILES:
             with pytest.raises(DataError, match=str(tmp_path / opt)):
                 build_dataset(cfg, "train")
@@ -78,7 +91,10 @@ def test_command_configs_keep_experiment_values_and_make_no_run_dir(command):
     extra = ["ckpt=x"] if command in ("eval", "fold") else []
     train = compose(["experiment=sew/cifar10dvs_t8"])
     cfg = compose(["experiment=sew/cifar10dvs_t8", *extra], command, return_hydra_config=True)
-    assert (cfg.T, cfg.optim.lr, cfg.model.name) == (train.T, train.optim.lr, train.model.name) == (8, 0.01,
-                                                                                                   "sew_wide7bnet")
+    assert (
+        (cfg.T, cfg.optim.lr, cfg.model.name)
+        == (train.T, train.optim.lr, train.model.name)
+        == (8, 0.01, "sew_wide7bnet")
+    )
     if command != "analyze":
         assert cfg.hydra.run.dir == "." and cfg.hydra.output_subdir is None

@@ -48,9 +48,18 @@ def test_imagenet_imagefolder_png_tree(tmp_path):
         for c in ("n01", "n02"):
             (tmp_path / split / c).mkdir(parents=True)
             for i in range(2):
-                Image.fromarray(np.full((40, 30, 3), 60 * i, np.uint8)).save(tmp_path / split / c / f"{i}.png")
-    cfg = snnexp.compose(["data=imagenet", f"data.root={tmp_path}", "data.num_classes=2",
-                          "data.image_size=16", "data.resize=20"])
+                Image.fromarray(np.full((40, 30, 3), 60 * i, np.uint8)).save(
+                    tmp_path / split / c / f"{i}.png"
+                )
+    cfg = snnexp.compose(
+        [
+            "data=imagenet",
+            f"data.root={tmp_path}",
+            "data.num_classes=2",
+            "data.image_size=16",
+            "data.resize=20",
+        ]
+    )
     tr, te = build_dataset(cfg, "train"), build_dataset(cfg, "test")
     assert len(tr) == 4 and tr[0][0].shape == (3, 16, 16) and te[3][1] == 1
     with pytest.raises(DataError, match="has 2 class folders but data.num_classes=1000"):

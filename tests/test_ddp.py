@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import FAST
 
 # norm=none: SyncBatchNorm runs on GPUs only, and per-rank BN statistics would (rightly) differ
@@ -30,13 +31,34 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env |= {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    p = subprocess.run([sys.executable, "-m", "snnexp.cli", "train", *ARGS, f"hydra.run.dir={single}"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "snnexp.cli", "train", *ARGS, f"hydra.run.dir={single}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                        f"--master_port={_free_port()}", "-m", "snnexp.cli", "train", *ARGS,
-                        f"hydra.run.dir={ddp}"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={_free_port()}",
+            "-m",
+            "snnexp.cli",
+            "train",
+            *ARGS,
+            f"hydra.run.dir={ddp}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     a, b = _losses(single), _losses(ddp)
     assert len(a) == len(b) == 4

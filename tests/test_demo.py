@@ -15,8 +15,14 @@ import pytest
 def test_default_demo_reaches_95_percent_with_wandb_offline(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}  # the user's defaults
     env["WANDB_SILENT"] = "true"
-    p = subprocess.run([sys.executable, "-m", "snnexp.cli", "train"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "snnexp.cli", "train"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     (run,) = (tmp_path / "outputs/runs").glob("*/*")
     m = json.loads((run / "metrics.json").read_text())

@@ -11,9 +11,9 @@ import time
 
 import pytest
 import torch
-from conftest import FAST, SNNEXP
 
 import snnexp
+from conftest import FAST, SNNEXP
 from snnexp.engine.checkpoint import load_checkpoint, save_atomic
 from snnexp.errors import CheckpointError
 
@@ -26,8 +26,14 @@ def _train(tmp_path, name, *extra):
 def test_one_epoch_smoke_writes_run_files(tmp_path):
     m, d = _train(tmp_path, "run", "trainer.epochs=1")
     assert m["status"] == "finished" and m["epochs_done"] == 1
-    for f in ["config.yaml", "summary.csv", "metrics.json", "checkpoints/last.pt", "checkpoints/best.pt",
-              "curves.png"]:
+    for f in [
+        "config.yaml",
+        "summary.csv",
+        "metrics.json",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+        "curves.png",
+    ]:
         assert (d / f).is_file(), f
     rows = list(csv.DictReader(open(d / "summary.csv")))
     assert [r["epoch"] for r in rows] == ["1"]
@@ -40,8 +46,18 @@ def test_one_epoch_smoke_writes_run_files(tmp_path):
 def test_checkpoint_has_everything_and_loads_weights_only(tmp_path):
     _, d = _train(tmp_path, "run", "trainer.epochs=1")
     c = torch.load(d / "checkpoints/last.pt", weights_only=True)  # raises on any pickled object
-    assert {"model", "optimizer", "scheduler", "scaler", "rng", "epoch", "step", "step_in_epoch",
-            "history", "config"} <= set(c)
+    assert {
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "rng",
+        "epoch",
+        "step",
+        "step_in_epoch",
+        "history",
+        "config",
+    } <= set(c)
     assert c["epoch"] == 1 and c["step"] == 4 and c["step_in_epoch"] == 0
 
 
@@ -121,11 +137,17 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
 def test_kill_9_during_training_resumes_cleanly(tmp_path):
     """SIGKILL at an arbitrary moment (checkpoints are written every step), then resume=auto."""
     run_dir = tmp_path / "run"
-    args = [*FAST, "trainer.epochs=4", "data.train_size=128", "trainer.ckpt_every_steps=1",
-            f"hydra.run.dir={run_dir}"]
+    args = [
+        *FAST,
+        "trainer.epochs=4",
+        "data.train_size=128",
+        "trainer.ckpt_every_steps=1",
+        f"hydra.run.dir={run_dir}",
+    ]
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    p = subprocess.Popen([*SNNEXP, "train", *args], cwd=tmp_path, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [*SNNEXP, "train", *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while not (run_dir / "checkpoints/last.pt").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -134,8 +156,14 @@ def test_kill_9_during_training_resumes_cleanly(tmp_path):
     p.wait()
     c = load_checkpoint(run_dir / "checkpoints/last.pt")  # never a torn file
     assert c["step"] >= 1
-    r = subprocess.run([*SNNEXP, "train", *args, "resume=auto"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [*SNNEXP, "train", *args, "resume=auto"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "finished" and m["epochs_done"] == 4
@@ -150,5 +178,3 @@ def test_seed_makes_cpu_runs_bitwise_reproducible(tmp_path):
     wa, wb, wc = _weights(a), _weights(b), _weights(c)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
-
-

@@ -23,7 +23,9 @@ def test_cosine_over_t_max_epochs_per_step():
 def test_step_decay_sew_dvs_gesture():
     """SEW Table S1: step, T_max/step 64, gamma 0.1 (per epoch)."""
     fn = f({"name": "step", "step_size": 64, "gamma": 0.1, "per_step": False}, epochs=192)
-    assert fn(63 * 10 + 9) == 1.0 and fn(64 * 10) == pytest.approx(0.1) and fn(128 * 10) == pytest.approx(0.01)
+    assert (
+        fn(63 * 10 + 9) == 1.0 and fn(64 * 10) == pytest.approx(0.1) and fn(128 * 10) == pytest.approx(0.01)
+    )
 
 
 def test_multistep_fractions_keys():
@@ -33,7 +35,11 @@ def test_multistep_fractions_keys():
 
 
 def test_linear_warmup_then_cosine():
-    fn = f({"name": "cosine", "t_max": None, "eta_min": 0.0, "warmup_epochs": 2, "warmup_start_factor": 0.1},
-           epochs=10)
-    assert fn(0) == pytest.approx(0.1) and fn(10) == pytest.approx(0.55 * (0.5 * (1 + math.cos(math.pi * 0.1))))
+    fn = f(
+        {"name": "cosine", "t_max": None, "eta_min": 0.0, "warmup_epochs": 2, "warmup_start_factor": 0.1},
+        epochs=10,
+    )
+    assert fn(0) == pytest.approx(0.1) and fn(10) == pytest.approx(
+        0.55 * (0.5 * (1 + math.cos(math.pi * 0.1)))
+    )
     assert fn(20) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.2)))

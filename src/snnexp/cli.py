@@ -29,10 +29,13 @@ def _usage(stream=sys.stdout) -> None:
     print("\ncommands:", file=stream)
     for name, text in COMMANDS.items():
         print(f"  {name:<9} {text}", file=stream)
-    print("\nexamples:\n  snnexp train                       # the offline digits demo"
-          "\n  snnexp train model=sew_resnet18 data=imagenet data.root=/data/imagenet"
-          "\n  snnexp train -m block=sew_add,spiking,plain"
-          "\n  snnexp train --cfg job              # print the composed config", file=stream)
+    print(
+        "\nexamples:\n  snnexp train                       # the offline digits demo"
+        "\n  snnexp train model=sew_resnet18 data=imagenet data.root=/data/imagenet"
+        "\n  snnexp train -m block=sew_add,spiking,plain"
+        "\n  snnexp train --cfg job              # print the composed config",
+        file=stream,
+    )
 
 
 def fail(msg: str, code: int = 2) -> int:
@@ -66,12 +69,16 @@ def _sweep_variants(overrides: list[str]) -> list[list[str]]:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as e:
         raise translate_error(e, overrides) from e
-    values = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-              if o.is_sweep_override() else [o.input_line] for o in parsed]
+    values = [
+        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+        if o.is_sweep_override()
+        else [o.input_line]
+        for o in parsed
+    ]
     base = [v[0] for v in values]
     variants = [base]
     for i, vs in enumerate(values):
-        variants += [base[:i] + [v] + base[i + 1:] for v in vs[1:]]
+        variants += [base[:i] + [v] + base[i + 1 :] for v in vs[1:]]
     return variants
 
 

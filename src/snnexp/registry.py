@@ -47,9 +47,7 @@ class Registry:
         try:
             return self._entries[name].fn
         except KeyError:
-            raise ConfigError(
-                f"unknown {self.kind} {name!r}; {choices_hint(name, self._entries)}"
-            ) from None
+            raise ConfigError(f"unknown {self.kind} {name!r}; {choices_hint(name, self._entries)}") from None
 
     def entry(self, name: str) -> Entry:
         self.get(name)

@@ -23,8 +23,19 @@ def checkpoint_config(cfg, ckpt: dict):
     from omegaconf import OmegaConf, open_dict
 
     base = OmegaConf.create(ckpt["config"])
-    groups = {"data", "model", "block", "neuron", "surrogate", "norm", "encoder", "trainer", "optim",
-              "sched", "logger"}
+    groups = {
+        "data",
+        "model",
+        "block",
+        "neuron",
+        "surrogate",
+        "norm",
+        "encoder",
+        "trainer",
+        "optim",
+        "sched",
+        "logger",
+    }
     for o in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
         key = o.get_key_element().lstrip("+~")
         if key in OWN_KEYS or key.startswith("hydra"):
@@ -60,22 +71,40 @@ def task(cfg, flags: set[str]) -> None:
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
-        raise CheckpointError(f"{cfg.ckpt} does not fit the model built from its config "
-                              f"({str(e).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{cfg.ckpt} does not fit the model built from its config ({str(e).splitlines()[0]})"
+        ) from None
     train_loader, test_loader = build_data(run_cfg)
     loader = test_loader if cfg.split == "test" else train_loader
-    ctx = StepContext(loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
-                      scaler=None, autocast=lambda: torch.autocast(device.type, enabled=False),
-                      num_classes=int(run_cfg.data.num_classes))
+    ctx = StepContext(
+        loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
+        scaler=None,
+        autocast=lambda: torch.autocast(device.type, enabled=False),
+        num_classes=int(run_cfg.data.num_classes),
+    )
     m = evaluate(model, loader, device, ctx, Dist())
-    result = {"ckpt": str(cfg.ckpt), "split": cfg.split, "T": int(run_cfg.T), "epoch": ckpt.get("epoch"),
-              "loss": m["loss"], "acc1": m["acc1"], "acc5": m["acc5"], "n": m["n"]}
-    out = Path(cfg.out) if cfg.out else Path(cfg.ckpt).resolve().parent.parent / \
-        f"eval_{cfg.split}_T{int(run_cfg.T)}.json"
+    result = {
+        "ckpt": str(cfg.ckpt),
+        "split": cfg.split,
+        "T": int(run_cfg.T),
+        "epoch": ckpt.get("epoch"),
+        "loss": m["loss"],
+        "acc1": m["acc1"],
+        "acc5": m["acc5"],
+        "n": m["n"],
+    }
+    out = (
+        Path(cfg.out)
+        if cfg.out
+        else Path(cfg.ckpt).resolve().parent.parent / f"eval_{cfg.split}_T{int(run_cfg.T)}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     if "--json" in flags:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{cfg.split}: acc1 {m['acc1']:.2f}%  acc5 {m['acc5']:.2f}%  loss {m['loss']:.4f}  "
-              f"({m['n']} samples, T={run_cfg.T}) -> {out}", file=sys.stdout)
+        print(
+            f"{cfg.split}: acc1 {m['acc1']:.2f}%  acc5 {m['acc5']:.2f}%  loss {m['loss']:.4f}  "
+            f"({m['n']} samples, T={run_cfg.T}) -> {out}",
+            file=sys.stdout,
+        )

@@ -46,13 +46,21 @@ def task(cfg, flags: set[str]) -> None:
     if diff > 1e-4 * max(1.0, ref.abs().max().item()):
         raise CheckpointError(f"folding changed the outputs by {diff:.3g}; nothing was written")
     dest = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_folded.pt")
-    save_atomic({**ckpt, "model": folded.state_dict(), "folded": True, "optimizer": {}, "scheduler": {}},
-                dest)
-    result = {"ckpt": str(cfg.ckpt), "out": str(dest), "max_abs_diff": diff, "norms_left": norms_left,
-              "params_before": sum(p.numel() for p in model.parameters()),
-              "params_after": sum(p.numel() for p in folded.parameters())}
+    save_atomic(
+        {**ckpt, "model": folded.state_dict(), "folded": True, "optimizer": {}, "scheduler": {}}, dest
+    )
+    result = {
+        "ckpt": str(cfg.ckpt),
+        "out": str(dest),
+        "max_abs_diff": diff,
+        "norms_left": norms_left,
+        "params_before": sum(p.numel() for p in model.parameters()),
+        "params_after": sum(p.numel() for p in folded.parameters()),
+    }
     if "--json" in flags:
         print(json.dumps(result, indent=2))
     else:
-        print(f"folded {cfg.ckpt} -> {dest}: max |diff| {diff:.2e}, {norms_left} norm layers left, "
-              f"{result['params_before']:,} -> {result['params_after']:,} params")
+        print(
+            f"folded {cfg.ckpt} -> {dest}: max |diff| {diff:.2e}, {norms_left} norm layers left, "
+            f"{result['params_before']:,} -> {result['params_after']:,} params"
+        )

@@ -12,12 +12,38 @@ from pathlib import Path
 from snnexp.config.compose import conf_dir
 from snnexp.errors import UserError, choices_hint
 
-GROUPS = ["model", "block", "neuron", "surrogate", "norm", "encoder", "data", "trainer", "optim",
-          "sched", "logger", "launcher", "experiment"]
-ALIASES = {"models": "model", "blocks": "block", "neurons": "neuron", "surrogates": "surrogate",
-           "norms": "norm", "normalizations": "norm", "encoders": "encoder", "datasets": "data",
-           "dataset": "data", "trainers": "trainer", "optimizers": "optim", "schedulers": "sched",
-           "loggers": "logger", "launchers": "launcher", "experiments": "experiment"}
+GROUPS = [
+    "model",
+    "block",
+    "neuron",
+    "surrogate",
+    "norm",
+    "encoder",
+    "data",
+    "trainer",
+    "optim",
+    "sched",
+    "logger",
+    "launcher",
+    "experiment",
+]
+ALIASES = {
+    "models": "model",
+    "blocks": "block",
+    "neurons": "neuron",
+    "surrogates": "surrogate",
+    "norms": "norm",
+    "normalizations": "norm",
+    "encoders": "encoder",
+    "datasets": "data",
+    "dataset": "data",
+    "trainers": "trainer",
+    "optimizers": "optim",
+    "schedulers": "sched",
+    "loggers": "logger",
+    "launchers": "launcher",
+    "experiments": "experiment",
+}
 
 
 def describe(path: Path) -> str:

@@ -29,12 +29,21 @@ def layer_table(model, x) -> list[dict]:
     rows, hooks = [], []
     for name, m in model.named_modules():
         # neurons hold their surrogate as a child module, so "leaf" alone would skip them
-        if name and (not list(m.children()) or isinstance(m, MemoryModule)
-                     or type(m).__name__ == "SeqToANNContainer"):
+        if name and (
+            not list(m.children()) or isinstance(m, MemoryModule) or type(m).__name__ == "SeqToANNContainer"
+        ):
+
             def hook(mod, inp, out, name=name):
                 if isinstance(out, torch.Tensor) and not any(r["name"] == name for r in rows):
-                    rows.append({"name": name, "type": type(mod).__name__, "output": list(out.shape),
-                                 "params": sum(p.numel() for p in mod.parameters())})
+                    rows.append(
+                        {
+                            "name": name,
+                            "type": type(mod).__name__,
+                            "output": list(out.shape),
+                            "params": sum(p.numel() for p in mod.parameters()),
+                        }
+                    )
+
             hooks.append(m.register_forward_hook(hook))
     model.eval()
     with torch.no_grad():
@@ -52,9 +61,16 @@ def task(cfg, flags: set[str]) -> None:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     rows = layer_table(model, example_input(cfg))
-    info = {"model": cfg.model.name, "block": cfg.block.name, "neuron": cfg.neuron.name,
-            "norm": cfg.norm.name, "T": int(cfg.T), "params": total, "trainable_params": trainable,
-            "layers": rows}
+    info = {
+        "model": cfg.model.name,
+        "block": cfg.block.name,
+        "neuron": cfg.neuron.name,
+        "norm": cfg.norm.name,
+        "T": int(cfg.T),
+        "params": total,
+        "trainable_params": trainable,
+        "layers": rows,
+    }
     if "--json" in flags:
         print(json.dumps(info, indent=2))
         return
@@ -62,5 +78,7 @@ def task(cfg, flags: set[str]) -> None:
     print(f"{'layer':<{w}}  {'type':<28} {'output [T, B, ...]':<24} {'params':>12}")
     for r in rows:
         print(f"{r['name']:<{w}}  {r['type']:<28} {str(r['output']):<24} {r['params']:>12,}")
-    print(f"\n{cfg.model.name} (block={cfg.block.name}, neuron={cfg.neuron.name}, norm={cfg.norm.name}, "
-          f"T={cfg.T}): {total:,} parameters ({total / 1e6:.2f}M), {trainable:,} trainable")
+    print(
+        f"\n{cfg.model.name} (block={cfg.block.name}, neuron={cfg.neuron.name}, norm={cfg.norm.name}, "
+        f"T={cfg.T}): {total:,} parameters ({total / 1e6:.2f}M), {trainable:,} trainable"
+    )

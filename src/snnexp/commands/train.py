@@ -13,5 +13,7 @@ def task(cfg, flags: set[str]) -> None:
     metrics = train(cfg, HydraConfig.get().runtime.output_dir)
     best, last = metrics.get("best_acc1"), metrics.get("last_acc1")
     if best is not None:
-        print(f"done: best test acc1 {best:.2f}% (epoch {metrics['best_epoch']}), last {last:.2f}%  "
-              f"-> {metrics['run_dir']}")
+        print(
+            f"done: best test acc1 {best:.2f}% (epoch {metrics['best_epoch']}), last {last:.2f}%  "
+            f"-> {metrics['run_dir']}"
+        )

@@ -49,8 +49,9 @@ def group_options(group: str) -> list[str]:
     )
 
 
-def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train",
-            return_hydra_config: bool = False) -> DictConfig:
+def compose(
+    overrides: list[str] | tuple[str, ...] = (), config_name: str = "train", return_hydra_config: bool = False
+) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with command-line style ``overrides`` and validate it.
 
     Usable from notebooks and tests; raises :class:`ConfigError` with a one-line message.
@@ -68,8 +69,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "tra
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="snnexp"):
             try:
-                cfg = hydra_compose(config_name, overrides=overrides,
-                                    return_hydra_config=return_hydra_config)
+                cfg = hydra_compose(config_name, overrides=overrides, return_hydra_config=return_hydra_config)
             except Exception as e:
                 raise translate_error(e, overrides) from e
     finally:
@@ -123,8 +123,7 @@ def translate_error(e: Exception, overrides: list[str]) -> ConfigError:
     m = re.search(r"Could not override '([^']+)'", msg)
     if m and re.search(r"Key '[^']+' (is )?not in", msg):
         key = m.group(1)
-        return ConfigError(f"unknown config key {key!r}; {_close_keys(key)}"
-                           f" (add a new key with +{key}=...)")
+        return ConfigError(f"unknown config key {key!r}; {_close_keys(key)} (add a new key with +{key}=...)")
     m = re.search(r"Key '([^']+)' (?:is )?not in .*?full_key: (\S+)", msg, re.S)
     if m:
         return ConfigError(f"unknown config key {m.group(2)!r}; {_close_keys(m.group(2))}")
@@ -133,8 +132,10 @@ def translate_error(e: Exception, overrides: list[str]) -> ConfigError:
         return ConfigError(f"bad value for {m.group(2)}: {m.group(1).strip()}")
     m = re.search(r"Error parsing override '([^']*)'", msg)
     if m:
-        return ConfigError(f"cannot parse override {m.group(1)!r}: expected key=value, group=option or "
-                           "+key=value (https://hydra.cc/docs/advanced/override_grammar/basic)")
+        return ConfigError(
+            f"cannot parse override {m.group(1)!r}: expected key=value, group=option or "
+            "+key=value (https://hydra.cc/docs/advanced/override_grammar/basic)"
+        )
     m = re.search(r"Missing mandatory value: (\S+)", msg)
     if m:
         return ConfigError(f"{m.group(1)} must be set (e.g. {m.group(1)}=...)")

@@ -13,16 +13,23 @@ does not set it; every paper value is written in the YAML option of that paper.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import warnings
+from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
-def rng(default: Any = MISSING, *, ge: float | None = None, gt: float | None = None,
-        le: float | None = None, lt: float | None = None, choices: tuple | None = None):
+def rng(
+    default: Any = MISSING,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: tuple | None = None,
+):
     """A dataclass field with range/choice metadata checked after composition."""
     meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices).items() if v is not None}
     return field(default=default, metadata=meta)

@@ -47,8 +47,18 @@ from snnexp.registry import DATASETS
 SENSOR_SIZE = 128  # both data sets were recorded with a 128x128 DVS
 RESIZE_MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
 GESTURE_CLASSES = 11
-CIFAR10_DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                       "dog", "frog", "horse", "ship", "truck")  # = spikingjelly's CIFAR10DVS_CLASS_NAMES
+CIFAR10_DVS_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)  # = spikingjelly's CIFAR10DVS_CLASS_NAMES
 AEDAT31_END = b"#!END-HEADER\r\n"
 POLARITY_EVENT = 1  # AEDAT 3.1 event type of DVS polarity events
 
@@ -75,13 +85,15 @@ class _Settings:
         if int(d.num_classes) != num_classes:
             raise ConfigError(f"{self.name} has {num_classes} classes, but data.num_classes={d.num_classes}")
         if int(d.in_channels) != 2:
-            raise ConfigError(f"{self.name} frames have 2 channels (OFF/ON polarity), "
-                              f"but data.in_channels={d.in_channels}")
+            raise ConfigError(
+                f"{self.name} frames have 2 channels (OFF/ON polarity), but data.in_channels={d.in_channels}"
+            )
         self.size = int(d.image_size)
         self.resize_mode = str(d.get("resize_mode", "bilinear"))
         if self.resize_mode not in RESIZE_MODES:
-            raise ConfigError(f"data.resize_mode={self.resize_mode!r} is not allowed; "
-                              f"allowed: {', '.join(RESIZE_MODES)}")
+            raise ConfigError(
+                f"data.resize_mode={self.resize_mode!r} is not allowed; allowed: {', '.join(RESIZE_MODES)}"
+            )
         self.T_train = None
         if d.get("temporal_delete", False):
             t_train = d.get("T_train")
@@ -89,7 +101,8 @@ class _Settings:
                 raise ConfigError(
                     f"data.T_train={t_train} must be between 1 and the {self.T} frames per sample "
                     f"(data.frames_number, = T unless set) for random temporal delete: set T "
-                    f"(SEW: T=16 data.T_train=12) or data.temporal_delete=false")
+                    f"(SEW: T=16 data.T_train=12) or data.temporal_delete=false"
+                )
             self.T_train = int(t_train)
         self.cache = bool(d.get("cache", True))
         self.threads = max(1, int(d.get("preprocess_threads", 4)))
@@ -137,8 +150,14 @@ class DVSFrames(Dataset):
     ``samples`` lists ``(path, label)`` of the selected items, like DatasetFolder's.
     """
 
-    def __init__(self, folder, indices: list[int], labels: list[int], transform: FrameTransform,
-                 integrate: Callable[[dict], np.ndarray] | None = None):
+    def __init__(
+        self,
+        folder,
+        indices: list[int],
+        labels: list[int],
+        transform: FrameTransform,
+        integrate: Callable[[dict], np.ndarray] | None = None,
+    ):
         self.folder, self.indices, self.labels = folder, list(indices), list(labels)
         self.transform, self.integrate = transform, integrate
 
@@ -204,8 +223,7 @@ def _check_stale(folder: Path, regenerated: list[Path] = ()) -> None:
     if marker.exists():
         paths = [str(p) for p in (folder, *regenerated) if p.exists()] + [str(marker)]
         listed = ", ".join(paths[:-1]) + " and " + paths[-1] if len(paths) > 1 else paths[0]
-        raise DataError(f"{marker} is left over from an interrupted conversion: delete {listed}, "
-                        f"then retry")
+        raise DataError(f"{marker} is left over from an interrupted conversion: delete {listed}, then retry")
 
 
 def _one_line(e: BaseException) -> str:
@@ -216,8 +234,13 @@ def _count_npz(folder: Path) -> int:
     return sum(name.endswith((".npz", ".npy")) for _, _, files in os.walk(folder) for name in files)
 
 
-def _convert_raw(s: _Settings, source: Path, convert: Callable[[Path], None],
-                 before: Callable[[], None] | None = None, undo: list[Path] = ()) -> None:
+def _convert_raw(
+    s: _Settings,
+    source: Path,
+    convert: Callable[[Path], None],
+    before: Callable[[], None] | None = None,
+    undo: list[Path] = (),
+) -> None:
     """Write ``root/events_np`` with ``convert(events_np)`` under spikingjelly's marker protocol
     (marker first, removed when done). ``before`` runs first under the marker (extraction); on any
     failure the partial ``events_np``, the folders in ``undo`` and the marker are removed again."""
@@ -227,8 +250,10 @@ def _convert_raw(s: _Settings, source: Path, convert: Callable[[Path], None],
         if before is not None:
             before()
         raw.mkdir()
-        print(f"snnexp: converting the recordings in {source} to events in {raw} (once; this can take "
-              f"a while)", file=sys.stderr)
+        print(
+            f"snnexp: converting the recordings in {source} to events in {raw} (once; this can take a while)",
+            file=sys.stderr,
+        )
         with _threads(s.threads):
             convert(raw)
     except BaseException as e:
@@ -238,8 +263,9 @@ def _convert_raw(s: _Settings, source: Path, convert: Callable[[Path], None],
         marker.unlink(missing_ok=True)
         if isinstance(e, DataError) or not isinstance(e, Exception):
             raise
-        raise DataError(f"{s.name}: converting the recordings in {source} to {raw} failed "
-                        f"({_one_line(e)})") from e
+        raise DataError(
+            f"{s.name}: converting the recordings in {source} to {raw} failed ({_one_line(e)})"
+        ) from e
     marker.unlink()
 
 
@@ -249,11 +275,16 @@ def _build_folder(s: _Settings, make: Callable[[], object]):
     frames = s.frames_dir if s.cache else None
     existed = frames is not None and frames.exists()
     if existed and _count_npz(frames) != _count_npz(s.raw_dir):
-        raise DataError(f"the frames cache {frames} is incomplete ({_count_npz(frames)} files for "
-                        f"{_count_npz(s.raw_dir)} samples in {s.raw_dir}): delete {frames}, then retry")
+        raise DataError(
+            f"the frames cache {frames} is incomplete ({_count_npz(frames)} files for "
+            f"{_count_npz(s.raw_dir)} samples in {s.raw_dir}): delete {frames}, then retry"
+        )
     if frames is not None and not existed:
-        print(f"snnexp: integrating the events in {s.raw_dir} into {s.T} frames per sample in {frames} "
-              f"(once per T)", file=sys.stderr)
+        print(
+            f"snnexp: integrating the events in {s.raw_dir} into {s.T} frames per sample in {frames} "
+            f"(once per T)",
+            file=sys.stderr,
+        )
     try:
         with _threads(s.threads):
             return make()
@@ -265,8 +296,10 @@ def _build_folder(s: _Settings, make: Callable[[], object]):
             raise
         if isinstance(e, FileNotFoundError) and "Found no valid file" in str(e):
             built = " and ".join(str(p) for p in (s.raw_dir, frames) if p is not None)
-            raise DataError(f"{s.name}: {_one_line(e)} (under {frames or s.raw_dir}): the recordings "
-                            f"lack samples of some classes; complete them, delete {built}, then retry") from e
+            raise DataError(
+                f"{s.name}: {_one_line(e)} (under {frames or s.raw_dir}): the recordings "
+                f"lack samples of some classes; complete them, delete {built}, then retry"
+            ) from e
         raise DataError(f"{s.name}: building frames from {s.raw_dir} failed ({_one_line(e)})") from e
 
 
@@ -291,8 +324,9 @@ class _Integrate:
     def __call__(self, events: dict) -> np.ndarray:
         from spikingjelly.datasets import integrate_events_by_fixed_frames_number
 
-        return integrate_events_by_fixed_frames_number(events, self.split_by, self.T,
-                                                       SENSOR_SIZE, SENSOR_SIZE).astype(np.float32)
+        return integrate_events_by_fixed_frames_number(
+            events, self.split_by, self.T, SENSOR_SIZE, SENSOR_SIZE
+        ).astype(np.float32)
 
 
 def _extract(archive: Path, fn: Callable[[], None]) -> None:
@@ -300,8 +334,9 @@ def _extract(archive: Path, fn: Callable[[], None]) -> None:
     try:
         fn()
     except Exception as e:
-        raise DataError(f"{archive} cannot be extracted ({_one_line(e)}): it is corrupt or "
-                        f"incomplete; download it again") from e
+        raise DataError(
+            f"{archive} cannot be extracted ({_one_line(e)}): it is corrupt or incomplete; download it again"
+        ) from e
 
 
 # ---------------------------------------------------------------- AEDAT checks
@@ -333,8 +368,12 @@ def check_aedat31(path: Path, fix: str = "replace it with the original") -> int:
                 raise _bad(path, "AEDAT 3.1", f"bad packet header at byte {pos}", fix)
             end = pos + 28 + esize * capacity
             if end > size:
-                raise _bad(path, "AEDAT 3.1", f"truncated: the packet at byte {pos} ends at byte {end}, "
-                                              f"the file at {size}", fix)
+                raise _bad(
+                    path,
+                    "AEDAT 3.1",
+                    f"truncated: the packet at byte {pos} ends at byte {end}, the file at {size}",
+                    fix,
+                )
             n += capacity if etype == POLARITY_EVENT else 0
             pos = end
     if n == 0:
@@ -364,15 +403,18 @@ def check_aedat2(path: Path, fix: str = "replace it with the original") -> int:
     if data <= 0:
         raise _bad(path, "AEDAT", "it holds no events", fix)
     if data % 8:
-        raise _bad(path, "AEDAT", f"{data} bytes of events is not a whole number of 8-byte events "
-                                  "(truncated?)", fix)
+        raise _bad(
+            path, "AEDAT", f"{data} bytes of events is not a whole number of 8-byte events (truncated?)", fix
+        )
     return data // 8
 
 
 # ---------------------------------------------------------------- DVS128 Gesture
-GESTURE_LAYOUT = ("DvsGesture.tar.gz (IBM's download) in {root}/download/, or its extracted DvsGesture/ "
-                  "folder (trials_to_train.txt, trials_to_test.txt, userNN_<light>.aedat, "
-                  "userNN_<light>_labels.csv) as {root}/extract/DvsGesture/")
+GESTURE_LAYOUT = (
+    "DvsGesture.tar.gz (IBM's download) in {root}/download/, or its extracted DvsGesture/ "
+    "folder (trials_to_train.txt, trials_to_test.txt, userNN_<light>.aedat, "
+    "userNN_<light>_labels.csv) as {root}/extract/DvsGesture/"
+)
 
 
 GESTURE_FIX = "replace it with the original from DvsGesture.tar.gz"
@@ -391,13 +433,15 @@ def _gesture_trials(src: Path, fix: str = "re-extract DvsGesture.tar.gz there") 
                 stem = os.path.splitext(name)[0]
                 trials.append((src / name, src / f"{stem}_labels.csv"))
     if not trials:
-        raise DataError(f"dvs_gesture: trials_to_train.txt and trials_to_test.txt in {src} list no "
-                        f"recordings; {fix}")
+        raise DataError(
+            f"dvs_gesture: trials_to_train.txt and trials_to_test.txt in {src} list no recordings; {fix}"
+        )
     missing = [p.name for pair in trials for p in pair if not p.is_file()]
     if missing:
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        raise DataError(f"dvs_gesture: {src} lacks {', '.join(missing[:4])}{more} (listed in "
-                        f"trials_to_*.txt); {fix}")
+        raise DataError(
+            f"dvs_gesture: {src} lacks {', '.join(missing[:4])}{more} (listed in trials_to_*.txt); {fix}"
+        )
     return trials
 
 
@@ -446,9 +490,11 @@ def _prepare_gesture(s: _Settings) -> None:
         hint = ""
         if (root / "DvsGesture").is_dir():
             hint = f" (found {root / 'DvsGesture'}: move it to {src})"
-        raise DataError(f"dvs_gesture not found under {root}: put "
-                        f"{GESTURE_LAYOUT.format(root=root)}{hint}; it cannot be downloaded "
-                        f"automatically (or set data.root=/path/to/dvs_gesture)")
+        raise DataError(
+            f"dvs_gesture not found under {root}: put "
+            f"{GESTURE_LAYOUT.format(root=root)}{hint}; it cannot be downloaded "
+            f"automatically (or set data.root=/path/to/dvs_gesture)"
+        )
     if trials is not None:
         _check_gesture_files(trials)
     _convert_raw(s, src, lambda raw: DVS128Gesture.create_raw_from_extracted(extract, raw), before, undo)
@@ -466,8 +512,10 @@ def dvs_gesture(cfg: DictConfig, split: str) -> Dataset:
 
     s = _Settings(cfg, split, GESTURE_CLASSES)
     if not s.root.is_dir():
-        raise DataError(f"dvs_gesture not found: {s.root} does not exist; put "
-                        f"{GESTURE_LAYOUT.format(root=s.root)} (or set data.root=/path/to/dvs_gesture)")
+        raise DataError(
+            f"dvs_gesture not found: {s.root} does not exist; put "
+            f"{GESTURE_LAYOUT.format(root=s.root)} (or set data.root=/path/to/dvs_gesture)"
+        )
     with _locked(s.root):
         _prepare_gesture(s)
         folder = _build_folder(s, lambda: DVS128Gesture(str(s.root), train=s.train, **_folder_kwargs(s)))
@@ -475,16 +523,20 @@ def dvs_gesture(cfg: DictConfig, split: str) -> Dataset:
     # strings (0, 1, 10, 2, ...): map its class index back to the gesture's own label.
     names = sorted(folder.class_to_idx, key=folder.class_to_idx.get)
     if sorted(names) != sorted(str(i) for i in range(GESTURE_CLASSES)):
-        raise DataError(f"dvs_gesture: {folder.root} holds class folders {names}, expected 0..10; "
-                        f"delete {s.raw_dir} and retry")
+        raise DataError(
+            f"dvs_gesture: {folder.root} holds class folders {names}, expected 0..10; "
+            f"delete {s.raw_dir} and retry"
+        )
     labels = [int(n) for n in names]
     tf = FrameTransform(s.T_train if s.train else None, s.size, s.resize_mode)
     return DVSFrames(folder, range(len(folder)), labels, tf, _integrator(s))
 
 
 # ---------------------------------------------------------------- CIFAR10-DVS
-CIFAR_LAYOUT = ("the 10 class archives from figshare ({zips}) in {root}/download/, or their extracted "
-                "class folders as {root}/extract/<class>/cifar10_<class>_<i>.aedat")
+CIFAR_LAYOUT = (
+    "the 10 class archives from figshare ({zips}) in {root}/download/, or their extracted "
+    "class folders as {root}/extract/<class>/cifar10_<class>_<i>.aedat"
+)
 
 
 def _cifar_layout(root: Path) -> str:
@@ -505,17 +557,23 @@ def _prepare_cifar(s: _Settings) -> None:
     to_extract = [c for c in CIFAR10_DVS_CLASSES if not (extract / c).is_dir()]
     missing = [c for c in to_extract if not zips[c].is_file()]
     if len(missing) == len(CIFAR10_DVS_CLASSES):
-        raise DataError(f"cifar10_dvs not found under {root}: put {_cifar_layout(root)}; it cannot be "
-                        f"downloaded automatically (or set data.root=/path/to/cifar10_dvs)")
+        raise DataError(
+            f"cifar10_dvs not found under {root}: put {_cifar_layout(root)}; it cannot be "
+            f"downloaded automatically (or set data.root=/path/to/cifar10_dvs)"
+        )
     if missing:
-        raise DataError(f"cifar10_dvs under {root} lacks the class(es) {', '.join(missing)}: put "
-                        f"{extract}/<class>/cifar10_<class>_<i>.aedat or {download}/<class>.zip for "
-                        f"each ({', '.join(f'{c}.zip' for c in missing)} from figshare)")
+        raise DataError(
+            f"cifar10_dvs under {root} lacks the class(es) {', '.join(missing)}: put "
+            f"{extract}/<class>/cifar10_<class>_<i>.aedat or {download}/<class>.zip for "
+            f"each ({', '.join(f'{c}.zip' for c in missing)} from figshare)"
+        )
     if extract.is_dir():
         stray = sorted(p.name for p in extract.iterdir() if p.name not in CIFAR10_DVS_CLASSES)
         if stray:
-            raise DataError(f"cifar10_dvs: {extract} must hold only the 10 class folders (spikingjelly "
-                            f"converts every entry); move away {', '.join(stray)}")
+            raise DataError(
+                f"cifar10_dvs: {extract} must hold only the 10 class folders (spikingjelly "
+                f"converts every entry); move away {', '.join(stray)}"
+            )
 
     def files() -> list[Path]:
         out = []
@@ -528,11 +586,15 @@ def _prepare_cifar(s: _Settings) -> None:
 
     def check(paths: list[Path], from_zip: bool = False) -> None:
         for p in paths:
-            fix = (f"{zips[p.parent.name]} is broken: download it again" if from_zip
-                   else f"replace it with the original from {p.parent.name}.zip")
+            fix = (
+                f"{zips[p.parent.name]} is broken: download it again"
+                if from_zip
+                else f"replace it with the original from {p.parent.name}.zip"
+            )
             if not p.is_file():
-                raise DataError(f"cifar10_dvs: {p} is not a file; {extract}/<class>/ must hold only the "
-                                f".aedat recordings")
+                raise DataError(
+                    f"cifar10_dvs: {p} is not a file; {extract}/<class>/ must hold only the .aedat recordings"
+                )
             check_aedat2(p, fix)
 
     def before() -> None:
@@ -549,20 +611,28 @@ def _prepare_cifar(s: _Settings) -> None:
 
     if not to_extract:
         check(files())
-    _convert_raw(s, extract, lambda raw: CIFAR10DVS.create_raw_from_extracted(extract, raw),
-                 before if to_extract else None, [extract / c for c in to_extract])
+    _convert_raw(
+        s,
+        extract,
+        lambda raw: CIFAR10DVS.create_raw_from_extracted(extract, raw),
+        before if to_extract else None,
+        [extract / c for c in to_extract],
+    )
 
 
 def _sample_number(path: str) -> int:
     m = re.search(r"(\d+)$", Path(path).stem)
     if m is None:
-        raise DataError(f"cifar10_dvs: {path} has no sample number at the end of its name "
-                        f"(cifar10_<class>_<i>); use data.split_order=name")
+        raise DataError(
+            f"cifar10_dvs: {path} has no sample number at the end of its name "
+            f"(cifar10_<class>_<i>); use data.split_order=name"
+        )
     return int(m.group(1))
 
 
-def split_by_class(targets: list[int], ratio: float, train: bool,
-                   key: Callable[[int], object] | None = None) -> list[int]:
+def split_by_class(
+    targets: list[int], ratio: float, train: bool, key: Callable[[int], object] | None = None
+) -> list[int]:
     """Per class, the first ``ceil(n * ratio)`` indices (in dataset order, or sorted by ``key``)
     for training and the rest for testing: spikingjelly's ``split_to_train_test_set`` with
     ``random_split=False`` (what SEW used), computed from the targets instead of loading every
@@ -578,8 +648,9 @@ def split_by_class(targets: list[int], ratio: float, train: bool,
     return out
 
 
-@DATASETS.register("cifar10_dvs", help="CIFAR10-DVS, AEDAT -> T frames [T,2,128,128], 90/10 split "
-                                       "(user-provided)")
+@DATASETS.register(
+    "cifar10_dvs", help="CIFAR10-DVS, AEDAT -> T frames [T,2,128,128], 90/10 split (user-provided)"
+)
 def cifar10_dvs(cfg: DictConfig, split: str) -> Dataset:
     from spikingjelly.datasets import CIFAR10DVS
 
@@ -592,14 +663,18 @@ def cifar10_dvs(cfg: DictConfig, split: str) -> Dataset:
     if order not in ("name", "number"):
         raise ConfigError(f"data.split_order={order!r} is not allowed; allowed: name, number")
     if not s.root.is_dir():
-        raise DataError(f"cifar10_dvs not found: {s.root} does not exist; put "
-                        f"{_cifar_layout(s.root)} (or set data.root=/path/to/cifar10_dvs)")
+        raise DataError(
+            f"cifar10_dvs not found: {s.root} does not exist; put "
+            f"{_cifar_layout(s.root)} (or set data.root=/path/to/cifar10_dvs)"
+        )
     with _locked(s.root):
         _prepare_cifar(s)
         folder = _build_folder(s, lambda: CIFAR10DVS(str(s.root), **_folder_kwargs(s)))
     if list(folder.classes) != list(CIFAR10_DVS_CLASSES):
-        raise DataError(f"cifar10_dvs: {folder.root} holds class folders {folder.classes}, expected "
-                        f"{', '.join(CIFAR10_DVS_CLASSES)}; delete {s.raw_dir} and retry")
+        raise DataError(
+            f"cifar10_dvs: {folder.root} holds class folders {folder.classes}, expected "
+            f"{', '.join(CIFAR10_DVS_CLASSES)}; delete {s.raw_dir} and retry"
+        )
     key = (lambda i: _sample_number(folder.samples[i][0])) if order == "number" else None
     indices = split_by_class(folder.targets, ratio, s.train, key)
     tf = FrameTransform(s.T_train if s.train else None, s.size, s.resize_mode)

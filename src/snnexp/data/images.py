@@ -27,8 +27,9 @@ def digits(cfg: DictConfig, split: str) -> Dataset:
     d = cfg.data
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)  # pixel values are 0..16
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=float(d.test_fraction),
-                                          random_state=int(d.split_seed), stratify=y)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=float(d.test_fraction), random_state=int(d.split_seed), stratify=y
+    )
     xs, ys = (xtr, ytr) if split == "train" else (xte, yte)
     return TensorDataset(torch.from_numpy(xs), torch.from_numpy(ys).long())
 
@@ -59,7 +60,7 @@ def synthetic(cfg: DictConfig, split: str) -> Dataset:
     # same class prototypes for both splits (seed 0 draws them), different samples
     ds = SyntheticImages(n + (int(d.train_size) if split == "test" else 0), int(d.num_classes), shape, 0)
     if split == "test":
-        ds.x, ds.y = ds.x[int(d.train_size):], ds.y[int(d.train_size):]
+        ds.x, ds.y = ds.x[int(d.train_size) :], ds.y[int(d.train_size) :]
     return ds
 
 
@@ -85,14 +86,22 @@ def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
         # torchvision checks the md5 of the official batches; a subset or re-packed copy (and the
         # tests' tiny batches) only needs the files present.
         # check_integrity(path, md5=None) only tests that the file exists.
-        cls = type(cls.__name__, (cls,), {"train_list": [[n, None] for n, _ in cls.train_list],
-                                          "test_list": [[n, None] for n, _ in cls.test_list],
-                                          "meta": {**cls.meta, "md5": None}})
+        cls = type(
+            cls.__name__,
+            (cls,),
+            {
+                "train_list": [[n, None] for n, _ in cls.train_list],
+                "test_list": [[n, None] for n, _ in cls.test_list],
+                "meta": {**cls.meta, "md5": None},
+            },
+        )
     try:
         return cls(str(root), train=split == "train", transform=T.Compose(tf), download=False)
     except RuntimeError as e:  # torchvision's integrity check
-        raise DataError(f"{d.name} under {root} is incomplete or corrupt ({e}); re-extract it, or set "
-                        "data.verify_md5=false for a non-official copy") from None
+        raise DataError(
+            f"{d.name} under {root} is incomplete or corrupt ({e}); re-extract it, or set "
+            "data.verify_md5=false for a non-official copy"
+        ) from None
 
 
 @DATASETS.register("cifar10", help="CIFAR-10 from torchvision's python batches (user-provided)")
@@ -130,6 +139,8 @@ def imagenet(cfg: DictConfig, split: str) -> Dataset:
     except (FileNotFoundError, RuntimeError) as e:
         raise DataError(f"imagenet {split} folder {sub} holds no images: {e}") from None
     if len(ds.classes) != int(d.num_classes):
-        raise DataError(f"imagenet {sub} has {len(ds.classes)} class folders but data.num_classes="
-                        f"{d.num_classes}; fix the folder or the override")
+        raise DataError(
+            f"imagenet {sub} has {len(ds.classes)} class folders but data.num_classes="
+            f"{d.num_classes}; fix the folder or the override"
+        )
     return ds

@@ -47,12 +47,26 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[Dat
 
         raise ConfigError(f"trainer.batch_size={bs} (global) is not divisible by the {world_size} processes")
     pin = torch.cuda.is_available()
-    common = dict(num_workers=int(t.num_workers), pin_memory=pin, worker_init_fn=_seed_worker,
-                  persistent_workers=False)
-    train_sampler = EpochSampler(len(train_set), bs // world_size, shuffle=True, seed=int(cfg.seed),
-                                 rank=rank, world_size=world_size, drop_last=True)
-    test_sampler = EpochSampler(len(test_set), ebs // world_size if ebs >= world_size else 1,
-                                shuffle=False, rank=rank, world_size=world_size, drop_last=False)
+    common = dict(
+        num_workers=int(t.num_workers), pin_memory=pin, worker_init_fn=_seed_worker, persistent_workers=False
+    )
+    train_sampler = EpochSampler(
+        len(train_set),
+        bs // world_size,
+        shuffle=True,
+        seed=int(cfg.seed),
+        rank=rank,
+        world_size=world_size,
+        drop_last=True,
+    )
+    test_sampler = EpochSampler(
+        len(test_set),
+        ebs // world_size if ebs >= world_size else 1,
+        shuffle=False,
+        rank=rank,
+        world_size=world_size,
+        drop_last=False,
+    )
     train = DataLoader(train_set, batch_sampler=train_sampler, **common)
     test = DataLoader(test_set, batch_sampler=test_sampler, **common)
     return train, test

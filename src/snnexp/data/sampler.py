@@ -17,8 +17,17 @@ from torch.utils.data import Sampler
 
 
 class EpochSampler(Sampler[list[int]]):
-    def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, drop_last: bool = False):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ):
         if n == 0:
             raise ValueError("empty data set")
         self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed

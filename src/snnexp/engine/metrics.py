@@ -28,5 +28,9 @@ class Sums:
     def reduce(self, d: Dist) -> dict[str, float]:
         t = all_reduce_sum(self.t.clone(), d)
         n = max(t[3].item(), 1.0)
-        return {"loss": t[0].item() / n, "acc1": 100 * t[1].item() / n, "acc5": 100 * t[2].item() / n,
-                "n": int(t[3].item())}
+        return {
+            "loss": t[0].item() / n,
+            "acc1": 100 * t[1].item() / n,
+            "acc5": 100 * t[2].item() / n,
+            "n": int(t[3].item()),
+        }

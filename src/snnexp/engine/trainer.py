@@ -31,8 +31,17 @@ from snnexp.engine.steps import StepContext, make_loss
 from snnexp.errors import CheckpointError, ConfigError
 from snnexp.registry import STEPS
 
-SUMMARY_COLUMNS = ["epoch", "lr", "train_loss", "train_acc1", "test_loss", "test_acc1", "test_acc5",
-                   "best_acc1", "epoch_time_s"]
+SUMMARY_COLUMNS = [
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc1",
+    "test_loss",
+    "test_acc1",
+    "test_acc5",
+    "best_acc1",
+    "epoch_time_s",
+]
 
 
 # ----------------------------------------------------------------------------- setup helpers
@@ -78,8 +87,9 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
 
     for name, child in model.named_children():
         if isinstance(child, (layer.BatchNorm1d, layer.BatchNorm2d, layer.BatchNorm3d)):
-            sync = nn.SyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
-                                    child.track_running_stats)
+            sync = nn.SyncBatchNorm(
+                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
+            )
             sync.load_state_dict(child.state_dict())
             setattr(model, name, layer.SeqToANNContainer(sync))
         elif isinstance(child, nn.modules.batchnorm._BatchNorm):
@@ -90,8 +100,9 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device, ctx: StepContext, d: Dist,
-             bar=None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, loader, device: torch.device, ctx: StepContext, d: Dist, bar=None
+) -> dict[str, float]:
     """Loss, top-1 and top-5 over ``loader`` (summed over DDP ranks)."""
     model.eval()
     sums = Sums(device)
@@ -115,8 +126,9 @@ class Run:
     def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None):
         self.cfg = cfg
         self.t0 = time.time()
-        self.dist = init_distributed("cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available()
-                                     else "cpu")
+        self.dist = init_distributed(
+            "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        )
         self.device = pick_device(cfg.device, self.dist)
         seed_everything(int(cfg.seed), bool(cfg.deterministic))
         self.run_dir = Path(broadcast_str(str(run_dir or new_run_dir()), self.dist))
@@ -133,8 +145,10 @@ class Run:
         if cfg.trainer.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, int(cfg.trainer.max_steps_per_epoch))
         if self.steps_per_epoch == 0:
-            raise ConfigError(f"trainer.batch_size={cfg.trainer.batch_size} is larger than the training "
-                              f"set ({len(self.train_loader.dataset)} samples)")
+            raise ConfigError(
+                f"trainer.batch_size={cfg.trainer.batch_size} is larger than the training "
+                f"set ({len(self.train_loader.dataset)} samples)"
+            )
         if cfg.trainer.sync_bn and self.dist.enabled:
             self.model = convert_sync_bn(self.model)
         self.net = self.model
@@ -149,7 +163,9 @@ class Run:
         dtype = torch.bfloat16 if cfg.trainer.amp_dtype == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
         self.ctx = StepContext(
-            loss_fn=make_loss(cfg.trainer.loss, int(cfg.data.num_classes), float(cfg.trainer.label_smoothing)),
+            loss_fn=make_loss(
+                cfg.trainer.loss, int(cfg.data.num_classes), float(cfg.trainer.label_smoothing)
+            ),
             scaler=self.scaler,
             autocast=lambda: torch.autocast(self.device.type, dtype=dtype, enabled=amp),
             num_classes=int(cfg.data.num_classes),
@@ -176,14 +192,16 @@ class Run:
             if last.is_file() or (self.run_dir / "metrics.json").is_file():
                 raise CheckpointError(
                     f"{self.run_dir} already holds a run; resume=auto continues it, or pick another "
-                    "hydra.run.dir (nothing was overwritten)")
+                    "hydra.run.dir (nothing was overwritten)"
+                )
             return None
         if r == "auto":
             return last if last.is_file() else None
         p = Path(r).expanduser()
         if not p.is_file():
-            raise CheckpointError(f"resume={r}: no such checkpoint file (use resume=auto to continue "
-                                  f"the run in hydra.run.dir)")
+            raise CheckpointError(
+                f"resume={r}: no such checkpoint file (use resume=auto to continue the run in hydra.run.dir)"
+            )
         return p
 
     def _load(self, path: Path) -> None:
@@ -191,8 +209,10 @@ class Run:
         try:
             self.model.load_state_dict(c["model"])
         except RuntimeError as e:
-            raise CheckpointError(f"{path} does not fit this model ({str(e).splitlines()[0]}); "
-                                  "resume with the overrides it was trained with") from None
+            raise CheckpointError(
+                f"{path} does not fit this model ({str(e).splitlines()[0]}); "
+                "resume with the overrides it was trained with"
+            ) from None
         self.opt.load_state_dict(c["optimizer"])
         self.sched.load_state_dict(c["scheduler"])
         self.scaler.load_state_dict(c["scaler"])
@@ -207,10 +227,15 @@ class Run:
         if not self.dist.is_main:
             return
         state = {
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": ck.rng_state(), "epoch": self.epoch, "step": self.step,
-            "step_in_epoch": self.step_in_epoch, "history": self.history,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": ck.rng_state(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "step_in_epoch": self.step_in_epoch,
+            "history": self.history,
             "config": OmegaConf.to_yaml(self.cfg, resolve=True),
             "snnexp_version": 1,
         }
@@ -261,17 +286,28 @@ class Run:
             cleanup(self.dist)
 
     def _epoch_row(self, train: dict[str, float], seconds: float) -> dict[str, float]:
-        test = self.evaluate() if (self.epoch % int(self.cfg.trainer.eval_every) == 0
-                                    or self.epoch == int(self.cfg.trainer.epochs)) else None
-        prev_best = max((r["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])),
-                        default=float("nan"))
+        test = (
+            self.evaluate()
+            if (
+                self.epoch % int(self.cfg.trainer.eval_every) == 0
+                or self.epoch == int(self.cfg.trainer.epochs)
+            )
+            else None
+        )
+        prev_best = max(
+            (r["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])), default=float("nan")
+        )
         acc1 = test["acc1"] if test else float("nan")
         best = acc1 if math.isnan(prev_best) else (prev_best if math.isnan(acc1) else max(prev_best, acc1))
         return {
-            "epoch": self.epoch, "lr": self.opt.param_groups[0]["lr"],
-            "train_loss": train["loss"], "train_acc1": train["acc1"],
-            "test_loss": test["loss"] if test else float("nan"), "test_acc1": acc1,
-            "test_acc5": test["acc5"] if test else float("nan"), "best_acc1": best,
+            "epoch": self.epoch,
+            "lr": self.opt.param_groups[0]["lr"],
+            "train_loss": train["loss"],
+            "train_acc1": train["acc1"],
+            "test_loss": test["loss"] if test else float("nan"),
+            "test_acc1": acc1,
+            "test_acc5": test["acc5"] if test else float("nan"),
+            "best_acc1": best,
             "epoch_time_s": round(seconds, 3),
         }
 
@@ -283,8 +319,10 @@ class Run:
         t, every = self.cfg.trainer, int(self.cfg.logger.get("log_every", 50))
         ckpt_every = int(t.ckpt_every_steps)
         images_per_step = int(t.batch_size)  # global batch: the bar shows img/s of the whole job
-        bar = self._bar((self.steps_per_epoch - self.step_in_epoch) * images_per_step,
-                        f"epoch {self.epoch + 1}/{t.epochs}")
+        bar = self._bar(
+            (self.steps_per_epoch - self.step_in_epoch) * images_per_step,
+            f"epoch {self.epoch + 1}/{t.epochs}",
+        )
         for x, y in self.train_loader:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
@@ -292,8 +330,10 @@ class Run:
             self.opt.zero_grad(set_to_none=True)
             loss, logits = self.step_fn(self.net, x, y, self.ctx)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step}; "
-                                         "lower optim.lr or set trainer.clip_grad")
+                raise FloatingPointError(
+                    f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step}; "
+                    "lower optim.lr or set trainer.clip_grad"
+                )
             if t.clip_grad:
                 self.scaler.unscale_(self.opt)
                 nn.utils.clip_grad_norm_(self.model.parameters(), float(t.clip_grad))
@@ -305,12 +345,14 @@ class Run:
             self.step_in_epoch += 1
             if bar is not None:
                 bar.update(images_per_step)
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.opt.param_groups[0]['lr']:.3g}",
-                                refresh=False)
+                bar.set_postfix(
+                    loss=f"{loss.item():.3f}", lr=f"{self.opt.param_groups[0]['lr']:.3g}", refresh=False
+                )
             if self.step % every == 0:  # the loss of the global batch (mean over ranks)
                 g = all_reduce_sum(loss.detach().float().clone(), self.dist) / self.dist.world_size
-                self.logger.log({"train/loss": g.item(), "train/lr": self.opt.param_groups[0]["lr"]},
-                                step=self.step)
+                self.logger.log(
+                    {"train/loss": g.item(), "train/lr": self.opt.param_groups[0]["lr"]}, step=self.step
+                )
             if ckpt_every and self.step % ckpt_every == 0 and self.step_in_epoch < self.steps_per_epoch:
                 self._save()
         if bar is not None:
@@ -328,26 +370,48 @@ class Run:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=leave, dynamic_ncols=True,
-                    file=sys.stderr, mininterval=0.5)
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit="img",
+            unit_scale=True,
+            leave=leave,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            mininterval=0.5,
+        )
 
     def _print_row(self, r: dict[str, float], epochs: int) -> None:
         if self.dist.is_main:
-            print(f"epoch {int(r['epoch'])}/{epochs}  train loss {r['train_loss']:.4f} acc {r['train_acc1']:.2f}"
-                  f"  |  test loss {r['test_loss']:.4f} acc1 {r['test_acc1']:.2f} acc5 {r['test_acc5']:.2f}"
-                  f"  best {r['best_acc1']:.2f}  |  lr {r['lr']:.3g}  {r['epoch_time_s']:.1f}s", flush=True)
+            print(
+                f"epoch {int(r['epoch'])}/{epochs}  "
+                f"train loss {r['train_loss']:.4f} acc {r['train_acc1']:.2f}"
+                f"  |  test loss {r['test_loss']:.4f} acc1 {r['test_acc1']:.2f} acc5 {r['test_acc5']:.2f}"
+                f"  best {r['best_acc1']:.2f}  |  lr {r['lr']:.3g}  {r['epoch_time_s']:.1f}s",
+                flush=True,
+            )
 
     def _write_files(self, status: str) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
-        best_row = max((r for r in self.history if not math.isnan(r["test_acc1"])),
-                       key=lambda r: r["test_acc1"], default={})
+        best_row = max(
+            (r for r in self.history if not math.isnan(r["test_acc1"])),
+            key=lambda r: r["test_acc1"],
+            default={},
+        )
         metrics = {
-            "status": status, "epochs_done": self.epoch, "epochs": int(self.cfg.trainer.epochs),
-            "last_acc1": last.get("test_acc1"), "last_acc5": last.get("test_acc5"),
-            "last_test_loss": last.get("test_loss"), "last_train_loss": last.get("train_loss"),
-            "best_acc1": best_row.get("test_acc1"), "best_epoch": best_row.get("epoch"),
-            "params": self.n_params, "experiment_name": self.cfg.get("experiment_name"),
-            "world_size": self.dist.world_size, "wall_time_s": round(time.time() - self.t0, 2),
+            "status": status,
+            "epochs_done": self.epoch,
+            "epochs": int(self.cfg.trainer.epochs),
+            "last_acc1": last.get("test_acc1"),
+            "last_acc5": last.get("test_acc5"),
+            "last_test_loss": last.get("test_loss"),
+            "last_train_loss": last.get("train_loss"),
+            "best_acc1": best_row.get("test_acc1"),
+            "best_epoch": best_row.get("epoch"),
+            "params": self.n_params,
+            "experiment_name": self.cfg.get("experiment_name"),
+            "world_size": self.dist.world_size,
+            "wall_time_s": round(time.time() - self.t0, 2),
             "run_dir": str(self.run_dir),
         }
         if self.dist.is_main:

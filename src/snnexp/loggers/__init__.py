@@ -70,18 +70,41 @@ class WandbLogger(NoLogger):
         group = lg.group or _sweep_group(run_dir) or cfg.get("experiment_name")
         settings = wandb.Settings(init_timeout=60, silent=True, console="off")
         try:
-            self.run = wandb.init(project=lg.project, entity=lg.entity, mode=lg.mode, dir=str(run_dir),
-                                  config=resolved, group=group, tags=list(lg.tags), id=run_id,
-                                  resume="allow", name=run_dir.name, settings=settings,
-                                  reinit="finish_previous")
+            self.run = wandb.init(
+                project=lg.project,
+                entity=lg.entity,
+                mode=lg.mode,
+                dir=str(run_dir),
+                config=resolved,
+                group=group,
+                tags=list(lg.tags),
+                id=run_id,
+                resume="allow",
+                name=run_dir.name,
+                settings=settings,
+                reinit="finish_previous",
+            )
         except Exception as e:  # no network, bad key...: never lose the training run for this
             if lg.mode != "online":
                 raise
-            print(f"snnexp: wandb online init failed ({str(e).splitlines()[0][:120]}); "
-                  "logging offline instead (sync later with `wandb sync`)", file=sys.stderr)
-            self.run = wandb.init(project=lg.project, entity=lg.entity, mode="offline", dir=str(run_dir),
-                                  config=resolved, group=group, id=run_id, resume="allow",
-                                  name=run_dir.name, settings=settings, reinit="finish_previous")
+            print(
+                f"snnexp: wandb online init failed ({str(e).splitlines()[0][:120]}); "
+                "logging offline instead (sync later with `wandb sync`)",
+                file=sys.stderr,
+            )
+            self.run = wandb.init(
+                project=lg.project,
+                entity=lg.entity,
+                mode="offline",
+                dir=str(run_dir),
+                config=resolved,
+                group=group,
+                id=run_id,
+                resume="allow",
+                name=run_dir.name,
+                settings=settings,
+                reinit="finish_previous",
+            )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
