@@ -59,8 +59,9 @@ def branch_plan(form: str, in_channels: int, channels: int, stride: int, expansi
         return [(in_channels, channels, 3, stride), (channels, channels, 3, 1)]
     if form == "bottleneck":
         if channels % expansion:
-            raise ValueError(f"bottleneck block: {channels} output channels are not a multiple of "
-                             f"expansion={expansion}")
+            raise ValueError(
+                f"bottleneck block: {channels} output channels are not a multiple of expansion={expansion}"
+            )
         mid = channels // expansion
         return [(in_channels, mid, 1, 1), (mid, mid, 3, stride), (mid, channels, 1, 1)]
     raise ValueError(f"unknown block form {form!r}; choose one of {', '.join(FORMS)}")
@@ -69,8 +70,19 @@ def branch_plan(form: str, in_channels: int, channels: int, stride: int, expansi
 class ResidualBlock(nn.Module):
     """One block of SEW Fig. 1/2: ``kind`` is sew|spiking|plain, ``connect`` the SEW g."""
 
-    def __init__(self, parts, in_channels: int, channels: int, *, stride: int, kind: str,
-                 connect: str | None, form: str, expansion: int, zero_init: bool):
+    def __init__(
+        self,
+        parts,
+        in_channels: int,
+        channels: int,
+        *,
+        stride: int,
+        kind: str,
+        connect: str | None,
+        form: str,
+        expansion: int,
+        zero_init: bool,
+    ):
         super().__init__()
         self.kind, self.connect, self.form = kind, connect, form
         self.in_channels, self.channels, self.stride = in_channels, channels, stride
@@ -101,15 +113,20 @@ class ResidualBlock(nn.Module):
         return getattr(self, f"sn{self.n_convs}")
 
     def zero_init_(self, v_threshold: float) -> None:
-        bn = self.last_norm
-        if getattr(bn, "weight", None) is None:
-            raise ValueError(f"zero_init needs a norm with a weight; {type(bn).__name__} has none")
+        norm = self.last_norm
+        # the norm itself, or the per-step norms inside it (BNTT keeps one BN per time step)
+        affine = [m for m in norm.modules() if isinstance(getattr(m, "weight", None), torch.Tensor)]
+        if not affine:
+            raise ValueError(f"zero_init needs a norm with a weight; {type(norm).__name__} has none")
+        if self.connect == "and" and any(getattr(m, "bias", None) is None for m in affine):
+            raise ValueError(
+                f"zero_init with g=AND needs a norm with a bias (set to V_th); {type(norm).__name__} has none"
+            )
         with torch.no_grad():
-            nn.init.zeros_(bn.weight)
-            if getattr(bn, "bias", None) is not None:
-                nn.init.constant_(bn.bias, v_threshold if self.connect == "and" else 0.0)
-            elif self.connect == "and":
-                raise ValueError("zero_init with g=AND needs a norm with a bias (set to V_th)")
+            for m in affine:
+                nn.init.zeros_(m.weight)
+                if getattr(m, "bias", None) is not None:
+                    nn.init.constant_(m.bias, v_threshold if self.connect == "and" else 0.0)
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         x = s
@@ -130,10 +147,27 @@ class ResidualBlock(nn.Module):
 
 def _register(name: str, kind: str, connect: str | None, help: str) -> None:
     @BLOCKS.register(name, paper="SEW", help=help)
-    def build(parts, in_channels: int, channels: int, *, stride: int = 1, zero_init: bool = False,
-              form: str = "basic", expansion: int = 4):
-        return ResidualBlock(parts, in_channels, channels, stride=stride, kind=kind, connect=connect,
-                             form=form, expansion=expansion, zero_init=zero_init)
+    def build(
+        parts,
+        in_channels: int,
+        channels: int,
+        *,
+        stride: int = 1,
+        zero_init: bool = False,
+        form: str = "basic",
+        expansion: int = 4,
+    ):
+        return ResidualBlock(
+            parts,
+            in_channels,
+            channels,
+            stride=stride,
+            kind=kind,
+            connect=connect,
+            form=form,
+            expansion=expansion,
+            zero_init=zero_init,
+        )
 
     build.__name__ = build.__qualname__ = f"build_{name}"
 
