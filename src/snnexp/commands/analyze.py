@@ -16,51 +16,16 @@ CONFIG_NAME = "analyze"
 POSITIONAL = "what"
 FLAGS = {"--json"}
 OWN_KEYS = {"what", "ckpt", "batches", "split", "compare_blocks", "zero_init_compare", "bn_mode", "out"}
-GROUPS = {
-    "data",
-    "model",
-    "block",
-    "neuron",
-    "surrogate",
-    "norm",
-    "encoder",
-    "trainer",
-    "optim",
-    "sched",
-    "logger",
-}
 
 
 def checkpoint_config(cfg, ckpt: dict, overrides: list[str]):
     """The checkpoint's resolved config with the command line's ``overrides`` (not the analysis's
-    own keys) applied on top; a group override (``data=...``) takes the whole composed group."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf, open_dict
+    own keys) applied on top."""
+    from omegaconf import OmegaConf
 
-    base = (
-        OmegaConf.create(ckpt["config"])
-        if isinstance(ckpt.get("config"), str)
-        else OmegaConf.create(ckpt.get("config") or {})
-    )
-    for o in OverridesParser.create().parse_overrides(list(overrides)):
-        key = o.get_key_element().lstrip("+~")
-        if key in OWN_KEYS or key.startswith("hydra") or key == "experiment":
-            continue
-        with open_dict(base):
-            if key in GROUPS:
-                base[key] = cfg[key]
-            else:
-                OmegaConf.update(base, key, OmegaConf.select(cfg, key), force_add=True)
-    return base
+    from snnexp.config.compose import apply_overrides
 
-
-def _task_overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return list(HydraConfig.get().overrides.task)
-    except Exception:  # called outside a Hydra job (tests, notebooks)
-        return []
+    return apply_overrides(OmegaConf.create(ckpt.get("config") or {}), cfg, overrides, OWN_KEYS)
 
 
 def _output_dir(cfg) -> Path:
@@ -91,12 +56,13 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     common = dict(what=what, n_batches=n_batches, split=str(cfg.split), bn_mode=str(cfg.bn_mode))
     if cfg.get("ckpt"):
         from snnexp.analysis.measure import _build_model
+        from snnexp.config.compose import task_overrides
         from snnexp.engine.checkpoint import load_checkpoint
 
         if blocks:
             raise ConfigError("compare_blocks compares fresh models; it cannot be used with ckpt=")
         ckpt = load_checkpoint(cfg.ckpt)
-        run_cfg = checkpoint_config(cfg, ckpt, _task_overrides() if overrides is None else overrides)
+        run_cfg = checkpoint_config(cfg, ckpt, task_overrides() if overrides is None else overrides)
         model = _build_model(run_cfg)
         try:
             model.load_state_dict(ckpt["model"])

@@ -18,34 +18,11 @@ OWN_KEYS = {"ckpt", "split", "out"}
 
 def checkpoint_config(cfg, ckpt: dict):
     """The checkpoint's config with this command's overrides applied."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
 
-    base = OmegaConf.create(ckpt["config"])
-    groups = {
-        "data",
-        "model",
-        "block",
-        "neuron",
-        "surrogate",
-        "norm",
-        "encoder",
-        "trainer",
-        "optim",
-        "sched",
-        "logger",
-    }
-    for o in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
-        key = o.get_key_element().lstrip("+~")
-        if key in OWN_KEYS or key.startswith("hydra"):
-            continue
-        with open_dict(base):
-            if key in groups:
-                base[key] = cfg[key]
-            else:
-                OmegaConf.update(base, key, OmegaConf.select(cfg, key), force_add=True)
-    return base
+    from snnexp.config.compose import apply_overrides, task_overrides
+
+    return apply_overrides(OmegaConf.create(ckpt["config"]), cfg, task_overrides(), OWN_KEYS)
 
 
 def task(cfg, flags: set[str]) -> None:

@@ -154,3 +154,47 @@ def _close_keys(key: str) -> str:
     if not keys:
         return "no such key"
     return choices_hint(leaf, keys)
+
+
+CONFIG_GROUPS = (
+    "data",
+    "model",
+    "block",
+    "neuron",
+    "surrogate",
+    "norm",
+    "encoder",
+    "trainer",
+    "optim",
+    "sched",
+    "logger",
+)
+
+
+def task_overrides() -> list[str]:
+    """The command line's overrides of the running Hydra job (none outside one)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except Exception:  # called outside a Hydra job (tests, notebooks)
+        return []
+
+
+def apply_overrides(base: DictConfig, cfg: DictConfig, overrides: list[str], skip: set[str]) -> DictConfig:
+    """A checkpoint's resolved config ``base`` with the command line's ``overrides`` on top, taking
+    each value from ``cfg`` (the composed, validated config): ``T=2`` sets one key, ``data=...`` swaps
+    the whole group. The command's own keys (``skip``), ``hydra.*`` and ``experiment`` are left out."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import open_dict
+
+    for o in OverridesParser.create().parse_overrides(list(overrides)):
+        key = o.get_key_element().lstrip("+~")
+        if key in skip or key.startswith("hydra") or key == "experiment":
+            continue
+        with open_dict(base):
+            if key in CONFIG_GROUPS:
+                base[key] = cfg[key]
+            else:
+                OmegaConf.update(base, key, OmegaConf.select(cfg, key), force_add=True)
+    return base
