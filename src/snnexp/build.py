@@ -6,6 +6,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 from torch import nn
 
+from snnexp.errors import ConfigError
 from snnexp.parts import Parts, _kwargs, check_kwargs
 from snnexp.registry import MODELS
 
@@ -15,8 +16,11 @@ def build_model(cfg: DictConfig) -> nn.Module:
     fn = MODELS.get(cfg.model.name)
     kw = _kwargs(cfg.model)
     check_kwargs(fn, kw, f"model {cfg.model.name!r}", skip=1)
-    model = fn(parts, **kw)
-    model.encoder = parts.encoder()
+    try:
+        model = fn(parts, **kw)
+        model.encoder = parts.encoder()
+    except ValueError as e:  # the builders' checks of sizes and combinations the config asks for
+        raise ConfigError(str(e)) from e
     return model
 
 

@@ -25,6 +25,10 @@ class DataError(UserError):
     """A data set that is missing, incomplete or unreadable."""
 
 
+class TrainingDiverged(UserError):
+    """The loss became NaN/inf: a learning rate or a setting to change, not a bug."""
+
+
 class CheckpointError(UserError):
     """A checkpoint or run directory that cannot be used as asked."""
 

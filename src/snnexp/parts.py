@@ -56,8 +56,16 @@ class Parts:
     def v_threshold(self) -> float:
         return float(self.neuron_cfg.get("v_threshold", 1.0))
 
+    @staticmethod
+    def _call(registry: R.Registry, name: str, *args: Any, **kw: Any) -> nn.Module:
+        """Build ``name`` from ``registry``; a config key its builder does not take (a typo in a
+        YAML file or override) becomes a one-line ConfigError instead of a TypeError."""
+        fn = registry.get(name)
+        check_kwargs(fn, kw, f"{registry.kind} {name!r}", skip=len(args))
+        return fn(*args, **kw)
+
     def surrogate(self) -> nn.Module:
-        return R.SURROGATES.get(self.surrogate_cfg.name)(**_kwargs(self.surrogate_cfg))
+        return self._call(R.SURROGATES, self.surrogate_cfg.name, **_kwargs(self.surrogate_cfg))
 
     def neuron(self, **overrides: Any) -> nn.Module:
         """A fresh multi-step spiking neuron layer ([T, B, ...] in and out)."""
@@ -65,27 +73,36 @@ class Parts:
         fn = R.NEURONS.get(self.neuron_cfg.name)
         if "shared_store" in inspect.signature(fn).parameters:
             kw.setdefault("shared_store", self.shared)
-        return fn(surrogate=self.surrogate(), **kw)
+        return self._call(R.NEURONS, self.neuron_cfg.name, surrogate=self.surrogate(), **kw)
 
     def norm(self, channels: int, *, residual: bool = False, dims: int = 2) -> nn.Module:
         """A multi-step normalisation over ``channels``. ``residual=True`` marks a norm whose
         output meets another branch in an addition (last norm of a residual branch, shortcut
         norm): tdBN then uses its ``residual_alpha`` (1/sqrt(2), TDBN Fig. 5b); others ignore it."""
         kw = _kwargs(self.norm_cfg)
-        return R.NORMS.get(self.norm_cfg.name)(
-            channels, residual=residual, v_threshold=self.v_threshold, T=self.T, dims=dims, **kw
+        return self._call(
+            R.NORMS,
+            self.norm_cfg.name,
+            channels,
+            residual=residual,
+            v_threshold=self.v_threshold,
+            T=self.T,
+            dims=dims,
+            **kw,
         )
 
     def block(self, in_channels: int, channels: int, *, stride: int = 1, **kw: Any) -> nn.Module:
         """A residual block of the configured type (``block=sew_add|...``)."""
         bcfg = _kwargs(self.block_cfg)
-        return R.BLOCKS.get(self.block_cfg.name)(self, in_channels, channels, stride=stride, **(bcfg | kw))
+        return self._call(
+            R.BLOCKS, self.block_cfg.name, self, in_channels, channels, stride=stride, **(bcfg | kw)
+        )
 
     def encoder(self) -> nn.Module:
-        return R.ENCODERS.get(self.encoder_cfg.name)(T=self.T, **_kwargs(self.encoder_cfg))
+        return self._call(R.ENCODERS, self.encoder_cfg.name, T=self.T, **_kwargs(self.encoder_cfg))
 
     def readout(self, name: str, in_features: int, num_classes: int, **kw: Any) -> nn.Module:
-        return R.READOUTS.get(name)(self, in_features, num_classes, **kw)
+        return self._call(R.READOUTS, name, self, in_features, num_classes, **kw)
 
 
 _IMPORTED = False

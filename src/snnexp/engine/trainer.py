@@ -28,7 +28,7 @@ from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_s
 from snnexp.engine.metrics import Sums
 from snnexp.engine.schedule import build_optimizer, build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
-from snnexp.errors import CheckpointError, ConfigError
+from snnexp.errors import CheckpointError, ConfigError, TrainingDiverged
 from snnexp.registry import STEPS
 
 SUMMARY_COLUMNS = [
@@ -330,7 +330,7 @@ class Run:
             self.opt.zero_grad(set_to_none=True)
             loss, logits = self.step_fn(self.net, x, y, self.ctx)
             if not torch.isfinite(loss):
-                raise FloatingPointError(
+                raise TrainingDiverged(
                     f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step}; "
                     "lower optim.lr or set trainer.clip_grad"
                 )
