@@ -6,26 +6,14 @@ import pytest
 import torch
 
 import snnexp
+from snnexp.commands.list import GROUPS as LIST_GROUPS
 from snnexp.config.compose import conf_dir, group_options
 from snnexp.data import build_dataset
 from snnexp.errors import DataError
 
 SMALL = ["data=synthetic", "data.image_size=16", "T=2"]
 NEEDS_FILES = {"cifar10", "cifar100", "imagenet", "dvs_gesture", "cifar10_dvs"}
-GROUPS = [
-    "model",
-    "block",
-    "neuron",
-    "surrogate",
-    "norm",
-    "encoder",
-    "data",
-    "trainer",
-    "optim",
-    "sched",
-    "logger",
-    "launcher",
-]
+GROUPS = [g for g in LIST_GROUPS if g != "experiment"]
 
 
 def options(group):

@@ -11,21 +11,10 @@ import pytest
 import yaml
 
 from snnexp.commands import report as report_cmd
+from snnexp.engine.trainer import SUMMARY_COLUMNS
 from snnexp.errors import UserError
 from snnexp.papers import get_table, load_paper, normalize_table_id
 from snnexp.report import find_runs, make_tables, render_csv, render_markdown
-
-SUMMARY_COLS = [
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_acc1",
-    "test_loss",
-    "test_acc1",
-    "test_acc5",
-    "best_acc1",
-    "epoch_time_s",
-]
 
 
 def fake_run(
@@ -54,7 +43,7 @@ def fake_run(
     best = 0.0
     with open(d / "summary.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(SUMMARY_COLS)
+        w.writerow(SUMMARY_COLUMNS)
         for e, (a1, a5) in enumerate(zip(acc1, acc5, strict=True)):
             best = max(best, a1)
             w.writerow([e + 1, 0.1, 1.0, 50.0, 1.0, a1, a5, best, 1.0])

@@ -42,7 +42,7 @@ def _output_dir(cfg) -> Path:
 def run(cfg, overrides: list[str] | None = None) -> dict:
     """The analysis the config asks for (a JSON-able dict)."""
     from snnexp.analysis import analyze
-    from snnexp.errors import CheckpointError, ConfigError
+    from snnexp.errors import ConfigError
 
     what = str(cfg.what)
     blocks = cfg.get("compare_blocks")
@@ -57,19 +57,14 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     if cfg.get("ckpt"):
         from snnexp.analysis.measure import _build_model
         from snnexp.config.compose import task_overrides
-        from snnexp.engine.checkpoint import load_checkpoint
+        from snnexp.engine.checkpoint import load_checkpoint, load_weights
 
         if blocks:
             raise ConfigError("compare_blocks compares fresh models; it cannot be used with ckpt=")
         ckpt = load_checkpoint(cfg.ckpt)
         run_cfg = checkpoint_config(cfg, ckpt, task_overrides() if overrides is None else overrides)
         model = _build_model(run_cfg)
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as e:
-            raise CheckpointError(
-                f"{cfg.ckpt} does not fit the model built from its config ({str(e).splitlines()[0]})"
-            ) from None
+        load_weights(model, ckpt, cfg.ckpt)
         result = analyze(run_cfg, model=model, source=str(cfg.ckpt), **common)
         result["epoch"] = ckpt.get("epoch")
         return result

@@ -30,11 +30,10 @@ def task(cfg, flags: set[str]) -> None:
 
     from snnexp.build import build_model
     from snnexp.data import build_data
-    from snnexp.engine.checkpoint import load_checkpoint
+    from snnexp.engine.checkpoint import load_checkpoint, load_weights
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
     from snnexp.engine.trainer import evaluate, pick_device
-    from snnexp.errors import CheckpointError
 
     ckpt = load_checkpoint(cfg.ckpt)
     run_cfg = checkpoint_config(cfg, ckpt)
@@ -45,12 +44,7 @@ def task(cfg, flags: set[str]) -> None:
 
         model = fold_tdbn(model)
     model = model.to(device)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise CheckpointError(
-            f"{cfg.ckpt} does not fit the model built from its config ({str(e).splitlines()[0]})"
-        ) from None
+    load_weights(model, ckpt, cfg.ckpt)
     train_loader, test_loader = build_data(run_cfg)
     loader = test_loader if cfg.split == "test" else train_loader
     ctx = StepContext(

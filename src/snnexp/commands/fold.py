@@ -23,7 +23,7 @@ def task(cfg, flags: set[str]) -> None:
     from snnexp.build import build_model
     from snnexp.commands.eval import checkpoint_config
     from snnexp.commands.summary import example_input
-    from snnexp.engine.checkpoint import load_checkpoint, save_atomic
+    from snnexp.engine.checkpoint import load_checkpoint, load_weights, save_atomic
     from snnexp.errors import CheckpointError
     from snnexp.fold import fold_tdbn
 
@@ -32,7 +32,7 @@ def task(cfg, flags: set[str]) -> None:
         raise CheckpointError(f"{cfg.ckpt} is already folded")
     run_cfg = checkpoint_config(cfg, ckpt)
     model = build_model(run_cfg)
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt, cfg.ckpt)
     model.eval()
     x = torch.rand_like(example_input(run_cfg).repeat_interleave(4, dim=-4))  # batch of 4
     folded = fold_tdbn(model, example_input=x)

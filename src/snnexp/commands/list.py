@@ -9,24 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snnexp.config.compose import conf_dir
+from snnexp.config.compose import CONFIG_GROUPS, conf_dir
 from snnexp.errors import UserError, choices_hint
 
-GROUPS = [
-    "model",
-    "block",
-    "neuron",
-    "surrogate",
-    "norm",
-    "encoder",
-    "data",
-    "trainer",
-    "optim",
-    "sched",
-    "logger",
-    "launcher",
-    "experiment",
-]
+GROUPS = [*CONFIG_GROUPS, "launcher", "experiment"]
 ALIASES = {
     "models": "model",
     "blocks": "block",

@@ -58,6 +58,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def load_weights(model: torch.nn.Module, ckpt: dict[str, Any], path: str | Path, hint: str = "") -> None:
+    """``model.load_state_dict`` with a one-line error when the checkpoint does not fit the model."""
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        why = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not fit the model built from its config ({why}){hint}") from None
+
+
 def rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state = {

@@ -206,13 +206,7 @@ class Run:
 
     def _load(self, path: Path) -> None:
         c = ck.load_checkpoint(path, map_location=self.device)
-        try:
-            self.model.load_state_dict(c["model"])
-        except RuntimeError as e:
-            raise CheckpointError(
-                f"{path} does not fit this model ({str(e).splitlines()[0]}); "
-                "resume with the overrides it was trained with"
-            ) from None
+        ck.load_weights(self.model, c, path, hint="; resume with the overrides it was trained with")
         self.opt.load_state_dict(c["optimizer"])
         self.sched.load_state_dict(c["scheduler"])
         self.scaler.load_state_dict(c["scaler"])
