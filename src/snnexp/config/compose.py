@@ -76,8 +76,45 @@ def compose(
         if was:
             GlobalHydra.instance().clear()
             GlobalHydra.instance().initialize(saved)
+    check_added_keys(cfg, overrides)
     validate(cfg)
     return cfg
+
+
+def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
+    """``+key=value`` / ``++key=value`` bypass the schema (OmegaConf adds the key even to a typed
+    node), so ``+trainer.epoch=3`` was silently ignored. Refuse a key that a typed node does not
+    declare; options whose schema is open (model, neuron, ...) take any key, and their builders
+    check it against their signature."""
+    import dataclasses
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:  # already reported by composition
+        return
+    for o in parsed:
+        key = o.get_key_element().lstrip("+~")
+        adds, deletes = o.is_add() or o.is_force_add(), o.is_delete()
+        if not (adds or deletes) or key.startswith("hydra") or "/" in key or "@" in key:
+            continue
+        if (conf_dir() / key).is_dir():  # +experiment=..., a config group
+            continue
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+        if deletes:
+            typed = dataclasses.is_dataclass(kind) and leaf in {f.name for f in dataclasses.fields(kind)}
+            if typed:
+                raise ConfigError(f"~{key}: a key of the schema cannot be deleted; set a value ({key}=...)")
+        elif dataclasses.is_dataclass(kind) and not issubclass(kind, dict):
+            fields = {f.name for f in dataclasses.fields(kind)}
+            if leaf not in fields:
+                raise ConfigError(
+                    f"unknown config key {key!r} (+ adds keys only where a schema allows it); "
+                    f"{choices_hint(leaf, fields)}"
+                )
 
 
 @cache
@@ -109,7 +146,7 @@ def check_names(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Resolve every interpolation and check declared ranges and names (raises ConfigError)."""
-    from snnexp.config.validate import check_ranges
+    from snnexp.config.validate import check_ranges, check_relations
 
     try:
         for key in cfg:
@@ -122,6 +159,7 @@ def validate(cfg: DictConfig) -> None:
     except Exception as e:
         raise translate_error(e, []) from e
     check_ranges(cfg)
+    check_relations(cfg)
     check_names(cfg)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
@@ -29,9 +29,15 @@ def rng(
     le: float | None = None,
     lt: float | None = None,
     choices: tuple | None = None,
+    length: int | None = None,
 ):
-    """A dataclass field with range/choice metadata checked after composition."""
-    meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices).items() if v is not None}
+    """A dataclass field with range/choice metadata checked after composition. For a list field
+    the range applies to every element (``length``: the number of elements it must have); a list
+    default is given as a value and copied per instance."""
+    meta = dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, length=length)
+    meta = {k: v for k, v in meta.items() if v is not None}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -44,7 +50,9 @@ class PathsConfig:
 
 @dataclass
 class TrainConfig:
-    T: int = rng(4, ge=1)
+    # an upper bound only to turn a typo (T=100000000000) into a config error, not an allocation
+    # failure deep in the first forward pass; no paper here uses more than a few hundred steps
+    T: int = rng(4, ge=1, le=10_000)
     seed: int = rng(0, ge=0)
     device: str = rng("auto", choices=("auto", "cpu", "cuda", "mps"))
     resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
@@ -73,7 +81,25 @@ class TrainConfig:
 class EvalConfig(TrainConfig):
     ckpt: str = MISSING  # path/to/last.pt (or best.pt)
     split: str = rng("test", choices=("test", "train"))
-    out: Optional[str] = None  # metrics JSON; default: <ckpt dir>/../eval_<split>_T<T>.json
+    out: Optional[str] = None  # metrics JSON; default: <run dir>/eval/<split>_T<T>[_<n>].json
+
+
+@dataclass
+class AnalyzeConfig(TrainConfig):
+    what: str = rng("firing", choices=("firing", "gradients"))
+    ckpt: Optional[str] = None
+    batches: int = rng(1, ge=1)
+    split: str = rng("test", choices=("test", "train"))
+    compare_blocks: Any = None  # [a,b] or "a,b"
+    zero_init_compare: bool = True
+    bn_mode: str = rng("auto", choices=("auto", "train", "eval"))
+    out: Optional[str] = None
+
+
+# The root schema of each command is an option of the `root` group (train.yaml: `root: train`);
+# a command built on train.yaml swaps it (`override root: eval`), so its own keys are typed and
+# range-checked too (an untyped key on a train-typed root was never checked: split=bogus passed).
+ROOT_SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
 
 
 # ---------------------------------------------------------------- trainer / optim / sched
@@ -83,19 +109,19 @@ class TrainerConfig:
 
     epochs: int = rng(10, ge=1)
     batch_size: int = rng(64, ge=1)
-    eval_batch_size: Optional[int] = None
+    eval_batch_size: Optional[int] = rng(None, ge=1)
     loss: str = rng("ce", choices=("ce", "mse"))
     label_smoothing: float = rng(0.0, ge=0.0, lt=1.0)
     amp: bool = False
     amp_dtype: str = rng("bf16", choices=("bf16", "fp16"))
-    clip_grad: Optional[float] = None
+    clip_grad: Optional[float] = rng(None, gt=0.0)  # max global grad norm; null: no clipping
     eval_every: int = rng(1, ge=1)
     ckpt_every_steps: int = rng(0, ge=0)  # 0: at the end of each epoch only
     keep_best: bool = True
     sync_bn: bool = False
     num_workers: int = rng(0, ge=0)
-    max_steps_per_epoch: Optional[int] = None  # cap for smoke runs
-    stop_after_epochs: Optional[int] = None  # end this process after N more epochs; resume=auto goes on
+    max_steps_per_epoch: Optional[int] = rng(None, ge=1)  # cap for smoke runs
+    stop_after_epochs: Optional[int] = rng(None, ge=1)  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
 
@@ -112,17 +138,17 @@ class OptimConfig:
     bias_weight_decay: Optional[float] = rng(None, ge=0.0)
     threshold_weight_decay: Optional[float] = rng(None, ge=0.0)  # DSR: the L2 term on V_th
     weight_weight_decay: Optional[float] = rng(None, ge=0.0)
-    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    betas: List[float] = rng([0.9, 0.999], ge=0.0, lt=1.0, length=2)  # Adam's (beta1, beta2)
 
 
 @dataclass
 class SchedConfig:
     name: str = MISSING  # a SCHEDULES entry (conf/sched/<name>.yaml)
-    t_max: Optional[int] = None  # cosine: epochs of one half period (default: the run's epochs)
+    t_max: Optional[int] = rng(None, ge=1)  # cosine: epochs of one half period (default: the run's epochs)
     eta_min: float = rng(0.0, ge=0.0)
     step_size: int = rng(30, ge=1)  # step: epochs between decays
     gamma: float = rng(0.1, gt=0.0, le=1.0)
-    milestones: list = field(default_factory=list)  # multistep: fractions of the run (0..1) or epochs
+    milestones: List[float] = rng([], gt=0.0)  # multistep: fractions of the run (0..1) or epochs
     warmup_epochs: float = rng(0.0, ge=0.0)
     warmup_start_factor: float = rng(0.1, gt=0.0, le=1.0)
     per_step: bool = True  # update the lr every optimizer step (smooth) instead of once per epoch
@@ -198,6 +224,18 @@ class DataConfig(Dict[str, Any]):
     sequence: bool = False  # samples are [T, C, H, W] frame sequences rather than static images
 
 
+@dataclass
+class DigitsDataConfig(DataConfig):
+    test_fraction: float = rng(MISSING, gt=0.0, lt=1.0)  # held-out share of the 1797 images
+    split_seed: int = rng(0, ge=0)
+
+
+@dataclass
+class SyntheticDataConfig(DataConfig):
+    train_size: int = rng(MISSING, ge=1)
+    test_size: int = rng(MISSING, ge=1)
+
+
 SCHEMAS = {
     ("trainer", "schema"): TrainerConfig,
     ("method", "schema"): MethodConfig,
@@ -211,12 +249,14 @@ SCHEMAS = {
     ("block", "schema"): BlockConfig,
     ("model", "schema"): ModelConfig,
     ("data", "schema"): DataConfig,
+    ("data", "schema_digits"): DigitsDataConfig,
+    ("data", "schema_synthetic"): SyntheticDataConfig,
 }
 
 
 def register_schemas() -> None:
     cs = ConfigStore.instance()
-    cs.store(name="schema_train", node=TrainConfig)
-    cs.store(name="schema_eval", node=EvalConfig)
+    for name, node in ROOT_SCHEMAS.items():
+        cs.store(group="root", name=name, node=node, package="_global_")
     for (group, name), node in SCHEMAS.items():
         cs.store(group=group, name=name, node=node)

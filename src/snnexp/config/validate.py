@@ -32,14 +32,36 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         if isinstance(node, DictConfig):
             check_ranges(node, full + ".")
             continue
-        if isinstance(node, ListConfig) or key not in meta:
+        if key not in meta:
             continue
         value = cfg[key]
         if value is None:
             continue
         m = meta[key]
-        if "choices" in m and value not in m["choices"]:
-            raise ConfigError(f"{full}={value!r} is not allowed; {choices_hint(value, m['choices'])}")
-        for op, (ok, sym) in _OPS.items():
-            if op in m and not ok(value, m[op]):
-                raise ConfigError(f"{full}={value!r} is out of range: it must be {sym} {m[op]}")
+        if isinstance(node, ListConfig):
+            if "length" in m and len(value) != m["length"]:
+                raise ConfigError(f"{full}={list(value)!r} must have {m['length']} values")
+            for i, v in enumerate(value):
+                _check_value(f"{full}[{i}]", v, m)
+        else:
+            _check_value(full, value, m)
+
+
+def _check_value(full: str, value, m: dict) -> None:
+    if "choices" in m and value not in m["choices"]:
+        raise ConfigError(f"{full}={value!r} is not allowed; {choices_hint(value, m['choices'])}")
+    for op, (ok, sym) in _OPS.items():
+        if op in m and not ok(value, m[op]):
+            raise ConfigError(f"{full}={value!r} is out of range: it must be {sym} {m[op]}")
+
+
+def check_relations(cfg: DictConfig) -> None:
+    """Checks between keys, which a per-field range cannot express."""
+    trainer, sched = cfg.get("trainer"), cfg.get("sched")
+    if isinstance(trainer, DictConfig) and isinstance(sched, DictConfig):
+        warm, epochs = sched.get("warmup_epochs") or 0, trainer.get("epochs")
+        if epochs is not None and warm > epochs:
+            raise ConfigError(
+                f"sched.warmup_epochs={warm} is longer than the run (trainer.epochs={epochs}): "
+                "the lr would never reach optim.lr"
+            )
