@@ -68,7 +68,7 @@ def _weights(d):
 def test_resume_is_bitwise_identical_to_straight_run(tmp_path):
     straight, ds = _train(tmp_path, "straight")
     first, _ = _train(tmp_path, "split", "trainer.stop_after_epochs=1")
-    assert first["status"] == "running" and first["epochs_done"] == 1
+    assert first["status"] == "stopped" and first["epochs_done"] == 1
     # same run dir, continue: the checkpoint is at epoch 1 of 2
     resumed, dr = _train(tmp_path, "split", "resume=auto")
     assert resumed["epochs_done"] == 2

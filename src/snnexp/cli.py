@@ -43,19 +43,23 @@ def fail(msg: str, code: int = 2) -> int:
     return code
 
 
-def _validate(config_name: str, args: list[str]) -> None:
-    """Compose once with the overrides (the first sweep combination for -m) to fail fast."""
+def _validate(module, args: list[str]) -> bool:
+    """Compose once with the overrides (the first sweep combination for -m) to fail fast, then
+    let the command check its start (``precheck``) before Hydra writes anything. False: the
+    command has nothing to do."""
     from hydra._internal.utils import get_args_parser
 
     from snnexp.config import compose
 
     parsed, _ = get_args_parser().parse_known_args(args)
     if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
-        return
+        return True
     extra = [f"hydra.searchpath=[file://{os.path.abspath(parsed.config_dir)}]"] if parsed.config_dir else []
-    name = parsed.config_name or config_name
-    for overrides in _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]:
-        compose([*extra, *overrides], name)
+    name = parsed.config_name or module.CONFIG_NAME
+    variants = _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]
+    cfg = [compose([*extra, *overrides], name) for overrides in variants][0]
+    precheck = getattr(module, "precheck", None)
+    return precheck(cfg, list(parsed.overrides), bool(parsed.multirun)) if precheck else True
 
 
 def _sweep_variants(overrides: list[str]) -> list[list[str]]:
@@ -93,8 +97,8 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     positional = getattr(module, "POSITIONAL", None)
     if positional and args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"{positional}={args[0]}"] + args[1:]
-    if os.environ.get("HYDRA_FULL_ERROR") != "1":
-        _validate(module.CONFIG_NAME, args)
+    if os.environ.get("HYDRA_FULL_ERROR") != "1" and not _validate(module, args):
+        return 0
 
     @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
     def app(cfg):

@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import sys
+
 CONFIG_NAME = "train"
+
+
+def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
+    """Before Hydra writes ``.hydra/`` into the run directory: refuse a start that would overwrite
+    or retrain a run, and leave a finished run untouched. False: nothing to do (already finished)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from snnexp.engine.rundir import check_start
+
+    if multirun:  # a sweep's job dirs are new; the engine checks each one
+        return True
+    run_dir = None
+    for o in OverridesParser.create().parse_overrides(list(overrides)):
+        if o.get_key_element() == "hydra.run.dir":
+            run_dir = o.value()
+    if run_dir is None:  # the default run dir has a timestamp and a per-process id: always new
+        return True
+    start = check_start(run_dir, cfg.resume, int(cfg.trainer.epochs))
+    if start.finished:
+        print(
+            f"snnexp: {run_dir} already finished {cfg.trainer.epochs} epochs (nothing changed)",
+            file=sys.stderr,
+        )
+    return not start.finished
+
+
+def _parallel_jobs() -> int:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from snnexp.engine.threads import parallel_jobs
+
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return 1
+    return parallel_jobs(hc.launcher.get("n_jobs", 1))
 
 
 def task(cfg, flags: set[str]) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from snnexp.engine.rundir import remove_stub
     from snnexp.engine.trainer import train
+    from snnexp.errors import UserError
 
-    metrics = train(cfg, HydraConfig.get().runtime.output_dir)
+    run_dir = HydraConfig.get().runtime.output_dir
+    try:
+        metrics = train(cfg, run_dir, jobs=_parallel_jobs())
+    except UserError:
+        remove_stub(run_dir)  # a config or data error leaves no near-empty run directory behind
+        raise
     best, last = metrics.get("best_acc1"), metrics.get("last_acc1")
     if best is not None:
         print(

@@ -57,6 +57,8 @@ class TrainConfig:
     device: str = rng("auto", choices=("auto", "cpu", "cuda", "mps"))
     resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
     deterministic: bool = True
+    # intra-op CPU threads: auto | N (engine/threads.py); part of what makes a result repeatable
+    threads: Any = "auto"
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: Any = MISSING
     model: Any = MISSING
@@ -121,7 +123,9 @@ class TrainerConfig:
     sync_bn: bool = False
     num_workers: int = rng(0, ge=0)
     max_steps_per_epoch: Optional[int] = rng(None, ge=1)  # cap for smoke runs
-    stop_after_epochs: Optional[int] = rng(None, ge=1)  # end this process after N more epochs; resume=auto goes on
+    stop_after_epochs: Optional[int] = rng(
+        None, ge=1
+    )  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
 

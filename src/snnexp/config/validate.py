@@ -56,7 +56,11 @@ def _check_value(full: str, value, m: dict) -> None:
 
 
 def check_relations(cfg: DictConfig) -> None:
-    """Checks between keys, which a per-field range cannot express."""
+    """Checks between keys, and values a per-field range cannot express."""
+    from snnexp.engine.threads import resolve_threads  # torch-free
+
+    if "threads" in cfg:
+        resolve_threads(cfg.threads)
     trainer, sched = cfg.get("trainer"), cfg.get("sched")
     if isinstance(trainer, DictConfig) and isinstance(sched, DictConfig):
         warm, epochs = sched.get("warmup_epochs") or 0, trainer.get("epochs")

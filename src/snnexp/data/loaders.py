@@ -56,6 +56,13 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[Dat
         world_size=world_size,
         drop_last=False,
     )
-    train = DataLoader(train_set, batch_sampler=train_sampler, **common)
-    test = DataLoader(test_set, batch_sampler=test_sampler, **common)
+    # own generators: a DataLoader iterator otherwise draws its worker base seed from the global
+    # generator, shifting every later random draw (Poisson encoding) by one per epoch and per eval;
+    # the engine reseeds the train one per epoch
+    train = DataLoader(
+        train_set, batch_sampler=train_sampler, generator=torch.Generator().manual_seed(0), **common
+    )
+    test = DataLoader(
+        test_set, batch_sampler=test_sampler, generator=torch.Generator().manual_seed(0), **common
+    )
     return train, test

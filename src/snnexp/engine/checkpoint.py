@@ -22,18 +22,36 @@ TMP_SUFFIX = ".tmp"
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if _is_write_failure(e):  # disk full, quota, permissions: the previous checkpoint is intact
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0][:120]
+            raise CheckpointError(
+                f"cannot write checkpoint {path}: {why} (the previous one is intact)"
+            ) from None
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def _is_write_failure(e: BaseException) -> bool:
+    """An OSError, or torch's zip writer reporting one as a RuntimeError ("file write failed",
+    "unexpected pos ..." from inline_container.cc when the device is full)."""
+    msg = str(e)
+    return isinstance(e, OSError) or (
+        isinstance(e, RuntimeError) and ("inline_container" in msg or "write failed" in msg)
+    )
 
 
 def remove_stale_tmp(directory: str | Path) -> list[Path]:

@@ -1,9 +1,11 @@
-"""The training loop: one epoch of steps, an evaluation, a summary row, a checkpoint; repeat.
+"""The training loop: one epoch of steps, an evaluation, a checkpoint, the run files; repeat.
 
 Resume is exact: a checkpoint holds model, optimizer, scheduler, scaler, RNG states, the epoch,
-the step, the position inside the epoch and the history of epoch rows; the data order of every
-epoch depends only on (seed, epoch), so training 2 epochs straight or 1 + resume + 1 gives the
-same bits on CPU.
+the step, the position and partial sums inside the epoch and the history of epoch rows
+(engine/resume.py); the data order of every epoch and the loaders' worker seeds depend only on
+(seed, epoch), never on the global generator, so training 2 epochs straight or 1 + resume + 1
+gives the same bits on CPU with the same ``threads``. The run directory is guarded by
+engine/rundir.py (refused starts, a lock naming the process that trains in it).
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import checkpoint as ck
+from snnexp.engine import resume
+from snnexp.engine.curves import plot_curves
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
+from snnexp.engine.rundir import RunLock, Start, check_start
 from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
-from snnexp.errors import CheckpointError, ConfigError
+from snnexp.engine.threads import resolve_threads
+from snnexp.errors import ConfigError, TrainingDiverged
 
 SUMMARY_COLUMNS = [
     "epoch",
@@ -123,9 +129,11 @@ def evaluate(
 class Run:
     """State of one training run on one rank; ``fit()`` does the work."""
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None):
+    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1):
         self.cfg = cfg
-        self.t0 = time.time()
+        self.t0, self.wall_before = time.time(), 0.0
+        self.threads = resolve_threads(cfg.get("threads", "auto"), jobs)  # engine/threads.py: why
+        torch.set_num_threads(self.threads)
         self.dist = init_distributed(
             "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
         )
@@ -133,8 +141,35 @@ class Run:
         seed_everything(int(cfg.seed), bool(cfg.deterministic))
         self.run_dir = Path(broadcast_str(str(run_dir or new_run_dir()), self.dist))
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.resume_from = self._resume_path()
+        self.lock = RunLock(self.run_dir)
+        start = self._start()
+        self.resume_from, self.finished = start.resume_from, start.finished
+        if self.finished:  # nothing to build, nothing to write: fit() reports the finished run
+            return
+        try:
+            self._build()
+        except BaseException:
+            self.lock.release()
+            raise
 
+    def _start(self) -> Start:
+        """Rank 0 decides what this start does with the run dir (and takes its lock); the
+        other ranks follow (the checkpoint path is broadcast)."""
+        start = Start(None)
+        if self.dist.is_main:
+            ck.remove_stale_tmp(self.ckpt_dir)  # a write cut short by a crash
+            start = check_start(self.run_dir, self.cfg.resume, int(self.cfg.trainer.epochs))
+            if not start.finished:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self.lock.acquire()
+        path = broadcast_str(
+            str(start.resume_from or "") + ("|finished" if start.finished else ""), self.dist
+        )
+        path, _, done = path.partition("|")
+        return Start(Path(path) if path else None, finished=bool(done))
+
+    def _build(self) -> None:
+        cfg = self.cfg
         from snnexp.build import build_method, build_model
         from snnexp.data import build_data
 
@@ -177,6 +212,7 @@ class Run:
             where=lambda: f"epoch {self.epoch + 1}, step {self.step}",
         )
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
+        self.epoch_sums = Sums(self.device)  # this epoch's train loss/accuracy so far
         self.history: list[dict[str, float]] = []
         if self.resume_from:
             self._load(self.resume_from)
@@ -188,57 +224,19 @@ class Run:
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
 
     # ------------------------------------------------------------------ resume
-    def _resume_path(self) -> Path | None:
-        r = self.cfg.resume
-        last = self.ckpt_dir / "last.pt"
-        if self.dist.is_main:
-            ck.remove_stale_tmp(self.ckpt_dir)  # a write cut short by a crash
-        if r in (None, "", "none"):
-            if last.is_file() or (self.run_dir / "metrics.json").is_file():
-                raise CheckpointError(
-                    f"{self.run_dir} already holds a run; resume=auto continues it, or pick another "
-                    "hydra.run.dir (nothing was overwritten)"
-                )
-            return None
-        if r == "auto":
-            return last if last.is_file() else None
-        p = Path(r).expanduser()
-        if not p.is_file():
-            raise CheckpointError(
-                f"resume={r}: no such checkpoint file (use resume=auto to continue the run in hydra.run.dir)"
-            )
-        return p
+    def wall_time(self) -> float:
+        """Seconds of training so far, all resumes included."""
+        return round(self.wall_before + time.time() - self.t0, 2)
 
     def _load(self, path: Path) -> None:
-        c = ck.load_checkpoint(path, map_location=self.device)
-        ck.load_weights(self.model, c, path, hint="; resume with the overrides it was trained with")
-        self.opt.load_state_dict(c["optimizer"])
-        self.sched.load_state_dict(c["scheduler"])
-        self.scaler.load_state_dict(c["scaler"])
-        ck.set_rng_state(c["rng"])
-        self.epoch, self.step, self.step_in_epoch = c["epoch"], c["step"], c["step_in_epoch"]
-        self.history = list(c.get("history", []))
+        resume.restore(self, ck.load_checkpoint(path, map_location=self.device), path)
         if self.dist.is_main:
             where = f"epoch {self.epoch}" + (f", batch {self.step_in_epoch}" if self.step_in_epoch else "")
             print(f"snnexp: resumed from {path} at {where}", file=sys.stderr)
 
     def _save(self, name: str = "last.pt") -> None:
-        if not self.dist.is_main:
-            return
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": ck.rng_state(),
-            "epoch": self.epoch,
-            "step": self.step,
-            "step_in_epoch": self.step_in_epoch,
-            "history": self.history,
-            "config": OmegaConf.to_yaml(self.cfg, resolve=True),
-            "snnexp_version": 1,
-        }
-        ck.save_atomic(state, self.ckpt_dir / name)
+        if self.dist.is_main:
+            ck.save_atomic(resume.state_dict(self), self.ckpt_dir / name)
 
     def _mark_best(self) -> None:
         """best.pt = the checkpoint just written (a hard link: no second write)."""
@@ -257,32 +255,56 @@ class Run:
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
         epochs = int(self.cfg.trainer.epochs)
-        if self.epoch >= epochs and self.dist.is_main:
-            print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
+        if self.finished:  # left exactly as it was: no file is rewritten
+            if self.dist.is_main:
+                print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
+            cleanup(self.dist)
+            return finished_metrics(self.run_dir)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
         try:
             while self.epoch < until:
-                t_epoch = time.time()
-                train = self.train_one_epoch()
-                self.step_in_epoch = 0
-                self.epoch += 1
-                row = self._epoch_row(train, time.time() - t_epoch)
-                self.history.append(row)
-                self._write_files(status="running")
-                self._save()
-                if self.cfg.trainer.keep_best and row["test_acc1"] >= row["best_acc1"]:
-                    self._mark_best()
-                self._print_row(row, epochs)
-                self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
-                barrier(self.dist)
-            metrics = self._write_files(status="finished" if self.epoch >= epochs else "running")
+                self._one_epoch(epochs)
+            status = "finished" if self.epoch >= epochs else "stopped"
+            metrics = self._write_files(status=status)
             if self.dist.is_main:
-                self._plot_curves()
+                plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
             self.logger.finish(metrics)
             return metrics
         finally:
+            self.lock.release()
             cleanup(self.dist)
+
+    def _one_epoch(self, epochs: int) -> None:
+        t_epoch = time.time()
+        train = self.train_one_epoch()
+        self.step_in_epoch = 0
+        self.epoch_sums = Sums(self.device)
+        self.epoch += 1
+        self._check_finite()
+        row = self._epoch_row(train, time.time() - t_epoch)
+        is_best = not math.isnan(row["test_acc1"]) and not any(  # the first epoch of the best wins ties
+            r["test_acc1"] >= row["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])
+        )
+        self.history.append(row)
+        # checkpoint first: metrics.json is never ahead of last.pt (a crash in between resumes from it)
+        self._save()
+        if self.cfg.trainer.keep_best and is_best:
+            self._mark_best()
+        self._write_files(status="running")
+        self._print_row(row, epochs)
+        self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
+        barrier(self.dist)
+
+    def _check_finite(self) -> None:
+        """A diverged run whose loss stayed finite (BN running variance overflowing to inf at a
+        huge lr) must not be saved and reported as finished."""
+        for name, t in (*self.model.named_parameters(), *self.model.named_buffers()):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise TrainingDiverged(
+                    f"{name} holds inf/NaN after epoch {self.epoch}; lower optim.lr or set "
+                    "trainer.clip_grad (the last checkpoint is the one before this epoch)"
+                )
 
     def _epoch_row(self, train: dict[str, float], seconds: float) -> dict[str, float]:
         test = (
@@ -314,7 +336,10 @@ class Run:
         self.net.train()
         sampler = self.train_loader.batch_sampler
         sampler.set_epoch(self.epoch, self.step_in_epoch)
-        sums = Sums(self.device)
+        # worker seeds from (seed, epoch): creating the iterator must not draw from the global
+        # generator, or a mid-epoch resume would shift the random stream (Poisson encoding)
+        self.train_loader.generator.manual_seed(int(self.cfg.seed) * 100_003 + self.epoch)
+        sums = self.epoch_sums
         t, every = self.cfg.trainer, int(self.cfg.logger.get("log_every", 50))
         ckpt_every = int(t.ckpt_every_steps)
         images_per_step = int(t.batch_size)  # global batch: the bar shows img/s of the whole job
@@ -395,11 +420,16 @@ class Run:
             "last_test_loss": last.get("test_loss"),
             "last_train_loss": last.get("train_loss"),
             "best_acc1": best_row.get("test_acc1"),
-            "best_epoch": best_row.get("epoch"),
+            "best_epoch": best_row.get("epoch"),  # the first epoch of the best (best.pt holds it)
+            # the papers' acc@5 is its own maximum over epochs, not the acc@5 of the best acc@1 epoch
+            "best_acc5": max(
+                (r["test_acc5"] for r in self.history if not math.isnan(r["test_acc5"])), default=None
+            ),
             "params": self.n_params,
             "experiment_name": self.cfg.get("experiment_name"),
             "world_size": self.dist.world_size,
-            "wall_time_s": round(time.time() - self.t0, 2),
+            "threads": self.threads,  # intra-op CPU threads: results are bitwise only for the same count
+            "wall_time_s": self.wall_time(),
             "run_dir": str(self.run_dir),
         }
         if self.dist.is_main:
@@ -416,34 +446,19 @@ class Run:
             os.replace(tmp, self.run_dir / "metrics.json")
         return metrics
 
-    def _plot_curves(self) -> None:
-        if not self.history:
-            return
-        import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ep = [r["epoch"] for r in self.history]
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-        a.plot(ep, [r["train_loss"] for r in self.history], label="train")
-        a.plot(ep, [r["test_loss"] for r in self.history], label="test")
-        a.set(xlabel="epoch", ylabel="loss", title="loss")
-        b.plot(ep, [r["train_acc1"] for r in self.history], label="train")
-        b.plot(ep, [r["test_acc1"] for r in self.history], label="test top-1")
-        b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-        for ax in (a, b):
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.suptitle(f"{self.cfg.model.name} on {self.cfg.data.name} (T={self.cfg.T})")
-        fig.tight_layout()
-        fig.savefig(self.run_dir / "curves.png", dpi=110)
-        plt.close(fig)
+def finished_metrics(run_dir: Path) -> dict[str, Any]:
+    try:
+        m = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        m = {}
+    return m if isinstance(m, dict) else {}
 
 
-def train(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``)."""
-    return Run(cfg, run_dir).fit()
+def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1) -> dict[str, Any]:
+    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``).
+    ``jobs``: how many runs share this machine at once (a joblib sweep), for ``threads=auto``."""
+    return Run(cfg, run_dir, jobs).fit()
 
 
 __all__ = ["train", "Run"]

@@ -1,0 +1,164 @@
+"""A run directory's guards: what a start may do with it, and a lock naming the process that trains in it.
+
+``check_start`` decides before anything is written (the CLI calls it before Hydra writes
+``.hydra/``; the engine calls it again for the Python API):
+
+- no ``resume``: the directory must not hold a run already;
+- ``resume=auto``: continue from ``checkpoints/last.pt``; a directory that holds a run but no
+  ``last.pt`` (checkpoints deleted or never written) is refused, never retrained over;
+- a run that already finished its epochs is left untouched (``Start.finished``).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from snnexp.errors import CheckpointError
+
+RUN_FILES = ("metrics.json", "summary.csv", "config.yaml")
+LOCK = ".lock"
+
+
+@dataclass
+class Start:
+    resume_from: Path | None  # the checkpoint to continue from
+    finished: bool = False  # the run already did its epochs: nothing to do, nothing to write
+
+
+def _metrics(run_dir: Path) -> dict:
+    try:
+        m = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return m if isinstance(m, dict) else {}
+
+
+def check_start(run_dir: str | Path, resume: str | None, epochs: int) -> Start:
+    run_dir = Path(run_dir)
+    last = run_dir / "checkpoints" / "last.pt"
+    holds_run = last.is_file() or any((run_dir / f).is_file() for f in RUN_FILES)
+    check_lock(run_dir)
+    if resume in (None, "", "none"):
+        if holds_run:
+            raise CheckpointError(
+                f"{run_dir} already holds a run; resume=auto continues it, or pick another "
+                "hydra.run.dir (nothing was overwritten)"
+            )
+        return Start(None)
+    if resume == "auto":
+        if not last.is_file():
+            if holds_run:
+                raise CheckpointError(
+                    f"{run_dir} holds a run but no checkpoints/last.pt to continue from; "
+                    "pick another hydra.run.dir (nothing was overwritten)"
+                )
+            return Start(None)
+        m = _metrics(run_dir)
+        done = m.get("status") in ("finished", "stopped") and int(m.get("epochs_done") or 0) >= epochs
+        return Start(last, finished=done)
+    p = Path(resume).expanduser()
+    if not p.is_file():
+        raise CheckpointError(
+            f"resume={resume}: no such checkpoint file (use resume=auto to continue the run in hydra.run.dir)"
+        )
+    if holds_run:
+        raise CheckpointError(
+            f"{run_dir} already holds a run; resume={resume} starts a new run: pick another hydra.run.dir"
+        )
+    return Start(p)
+
+
+# ------------------------------------------------------------------------------------- lock
+def _holder(run_dir: Path) -> dict | None:
+    try:
+        h = json.loads((run_dir / LOCK).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # being written, or garbage: treated as stale below
+    return h if isinstance(h, dict) else {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _stale(h: dict) -> bool:
+    """A holder that is certainly gone: a dead pid on this host (another host cannot be checked)."""
+    if h.get("host") != socket.gethostname():
+        return False
+    pid = h.get("pid")
+    return not isinstance(pid, int) or not _alive(pid)
+
+
+def check_lock(run_dir: Path) -> None:
+    h = _holder(run_dir)
+    if h is None or h.get("pid") == os.getpid() or _stale(h):
+        return
+    raise CheckpointError(
+        f"{run_dir} is in use by pid {h.get('pid')} on {h.get('host')} (lock file {run_dir / LOCK}); "
+        "wait for it, or delete the lock file if that process is gone"
+    )
+
+
+class RunLock:
+    """``run_dir/.lock`` holding {pid, host} while a process trains in the directory; a lock whose
+    holder is dead (same host) is taken over. Created with O_EXCL, so two starts cannot both win."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK
+        self.held = False
+
+    def acquire(self) -> RunLock:
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                check_lock(self.path.parent)  # raises unless the holder is gone (or is us)
+                self.path.unlink(missing_ok=True)  # stale: take it over
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return self
+        check_lock(self.path.parent)
+        return self
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+# ------------------------------------------------------------------------------------- stubs
+def remove_stub(run_dir: str | Path) -> bool:
+    """Remove what a failed start left (Hydra's ``.hydra/`` and an empty ``snnexp.log``) when
+    the directory holds nothing else; never the working directory or one above it."""
+    d = Path(run_dir).resolve()
+    if not d.is_dir() or Path.cwd().resolve().is_relative_to(d):
+        return False
+    entries = {p.name for p in d.iterdir()}
+    if not entries <= {".hydra", "snnexp.log", LOCK, "checkpoints"}:
+        return False
+    ck = d / "checkpoints"
+    if ck.exists() and (not ck.is_dir() or any(ck.iterdir())):
+        return False
+    shutil.rmtree(d, ignore_errors=True)
+    return True
+
+
+__all__ = ["RunLock", "Start", "check_lock", "check_start", "remove_stub"]

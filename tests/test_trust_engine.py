@@ -1,0 +1,185 @@
+"""Issue 11: numbers a researcher can trust (exact resume, divergence, best epoch, lost runs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import snnexp
+from conftest import FAST, run_cli
+from snnexp.engine.checkpoint import load_checkpoint
+from snnexp.engine.trainer import Run
+from snnexp.errors import CheckpointError, TrainingDiverged
+
+
+def _train(tmp_path, name, *extra):
+    cfg = snnexp.compose([*FAST, *extra])
+    return snnexp.train(cfg, run_dir=str(tmp_path / name)), tmp_path / name
+
+
+def _rows(d):
+    return [r[:-1] for r in csv.reader(open(d / "summary.csv"))]  # minus epoch_time_s
+
+
+def _cut_after_3_steps(tmp_path, *extra):
+    """The state a kill right after the step-3 checkpoint of epoch 1 (of 4 steps) leaves."""
+    run = Run(snnexp.compose([*FAST, "trainer.ckpt_every_steps=3", *extra]), str(tmp_path / "cut"))
+    run.steps_per_epoch = 3
+    run.train_one_epoch()
+    run._save()
+    run.lock.release()
+    c = load_checkpoint(tmp_path / "cut/checkpoints/last.pt")
+    assert (c["epoch"], c["step_in_epoch"]) == (0, 3)
+
+
+@pytest.mark.parametrize("encoder", ["direct", "poisson"])
+def test_mid_epoch_resume_is_exact_in_weights_and_epoch_numbers(tmp_path, encoder):
+    """The resumed epoch's train loss/accuracy cover the whole epoch (partial sums in the
+    checkpoint); Poisson spikes continue the same stream (the loader no longer draws from the
+    global generator when its iterator is made)."""
+    _, ds = _train(tmp_path, "straight", f"encoder={encoder}")
+    _cut_after_3_steps(tmp_path, f"encoder={encoder}")
+    _, dr = _train(tmp_path, "cut", "resume=auto", "trainer.ckpt_every_steps=3", f"encoder={encoder}")
+    a, b = (
+        load_checkpoint(ds / "checkpoints/last.pt")["model"],
+        load_checkpoint(dr / "checkpoints/last.pt")["model"],
+    )
+    assert all(torch.equal(v, b[k]) for k, v in a.items())
+    assert _rows(ds) == _rows(dr)
+
+
+def test_threads_are_set_and_recorded(tmp_path):
+    m, d = _train(tmp_path, "run", "trainer.epochs=1", "threads=2")
+    assert m["threads"] == 2 and json.loads((d / "metrics.json").read_text())["threads"] == 2
+    assert torch.get_num_threads() == 2
+
+
+def test_wall_time_adds_up_across_resumes_and_stopped_status(tmp_path):
+    first, d = _train(tmp_path, "run", "trainer.stop_after_epochs=1")
+    assert first["status"] == "stopped"
+    second, _ = _train(tmp_path, "run", "resume=auto")
+    assert second["status"] == "finished" and second["wall_time_s"] > first["wall_time_s"]
+
+
+def test_non_finite_weights_or_bn_stats_are_a_divergence(tmp_path, monkeypatch):
+    """The loss can stay finite while a BN running variance overflows (huge lr): such an epoch is
+    a divergence, never saved or reported as finished."""
+    real = Run.train_one_epoch
+
+    def poisoned(self):
+        out = real(self)
+        bn = next(m for m in self.model.modules() if hasattr(m, "running_var"))
+        bn.running_var.fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(Run, "train_one_epoch", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"running_var holds inf/NaN after epoch 1"):
+        _train(tmp_path, "run")
+    assert not (tmp_path / "run/checkpoints/last.pt").exists()
+    assert not (tmp_path / "run/metrics.json").exists()
+
+
+def test_resume_with_a_new_lr_is_refused_not_ignored(tmp_path):
+    _train(tmp_path, "run", "trainer.stop_after_epochs=1")
+    before = (tmp_path / "run/config.yaml").read_text()
+    with pytest.raises(
+        CheckpointError, match=r"resume: optim.lr=0.5 differs from 0.001 in .*start a new run"
+    ):
+        _train(tmp_path, "run", "resume=auto", "optim.lr=0.5")
+    assert (tmp_path / "run/config.yaml").read_text() == before
+    m, _ = _train(tmp_path, "run", "resume=auto", "trainer.epochs=3")  # runtime keys may change
+    assert m["epochs_done"] == 3
+
+
+def test_best_pt_and_metrics_agree_on_ties(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        Run, "evaluate", lambda self, loader=None: {"loss": 1.0, "acc1": 50.0, "acc5": 90.0, "n": 32}
+    )
+    m, d = _train(tmp_path, "run", "trainer.epochs=3")
+    assert m["best_epoch"] == 1 and m["best_acc5"] == 90.0
+    assert load_checkpoint(d / "checkpoints/best.pt")["epoch"] == 1
+
+
+def test_disk_full_while_checkpointing_is_one_line_and_keeps_files_consistent(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = torch.save
+
+    def full(obj, f, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            f.write(b"partial")
+            raise OSError(28, "No space left on device")
+        return real(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match="cannot write checkpoint .*last.pt: No space left on device"):
+        _train(tmp_path, "run")
+    ck = tmp_path / "run/checkpoints"
+    assert sorted(p.name for p in ck.iterdir()) == ["best.pt", "last.pt"]  # no temp file left
+    assert json.loads((tmp_path / "run/metrics.json").read_text())["epochs_done"] == 1
+    assert load_checkpoint(ck / "last.pt")["epoch"] == 1
+
+
+# ----------------------------------------------------------------------------- the run directory
+def _mtimes(d):
+    return {p: p.stat().st_mtime_ns for p in d.rglob("*") if p.is_file()}
+
+
+def test_finished_run_without_checkpoints_is_never_retrained(tmp_path):
+    _, d = _train(tmp_path, "run", "trainer.epochs=1")
+    for p in (d / "checkpoints").iterdir():
+        p.unlink()
+    before = _mtimes(d)
+    with pytest.raises(CheckpointError, match="holds a run but no checkpoints/last.pt"):
+        _train(tmp_path, "run", "trainer.epochs=1", "resume=auto")
+    assert _mtimes(d) == before
+
+
+def test_resume_auto_on_a_finished_run_rewrites_nothing(tmp_path):
+    _, d = _train(tmp_path, "run", "trainer.epochs=1")
+    before = _mtimes(d)
+    m, _ = _train(tmp_path, "run", "trainer.epochs=1", "resume=auto")
+    assert m["status"] == "finished" and _mtimes(d) == before
+
+
+def test_lock_names_its_holder_and_a_dead_holder_does_not_block(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / ".lock").write_text(json.dumps({"pid": 1, "host": socket.gethostname()}))  # alive
+    with pytest.raises(CheckpointError, match=r"in use by pid 1 on .*lock file"):
+        _train(tmp_path, "run", "trainer.epochs=1")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (d / ".lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    m, _ = _train(tmp_path, "run", "trainer.epochs=1")
+    assert m["status"] == "finished" and not (d / ".lock").exists()
+
+
+def test_cli_refused_start_touches_nothing_and_failed_start_leaves_no_stub(tmp_path):
+    run = tmp_path / "run"
+    args = [*FAST, "trainer.epochs=1", f"hydra.run.dir={run}"]
+    assert run_cli("train", *args, cwd=tmp_path).returncode == 0
+    before = _mtimes(run)
+    p = run_cli("train", *args, cwd=tmp_path)  # no resume: refused before Hydra writes .hydra/
+    assert p.returncode == 2 and "already holds a run" in p.stderr and _mtimes(run) == before
+    p = run_cli("train", *args, "resume=auto", cwd=tmp_path)  # finished: nothing to do
+    assert p.returncode == 0 and "already finished" in p.stderr and _mtimes(run) == before
+    # a data error inside the job: no run directory is left behind
+    p = run_cli(
+        "train",
+        "data=cifar10",
+        f"data.root={tmp_path}/none",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}/x",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert not (tmp_path / "x").exists()
+    assert os.listdir(tmp_path) == ["run"] or sorted(os.listdir(tmp_path)) == ["run"]
