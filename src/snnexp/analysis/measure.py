@@ -118,6 +118,37 @@ def variant_label(block: str, zero_init: bool | None) -> str:
     return f"{label} (zero init)" if zero_init else label
 
 
+def _fresh_variants(
+    cfg: DictConfig,
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+    blocks: Sequence[str] | None,
+    zero_init_compare: bool,
+    **measure_kw: Any,
+) -> list[dict[str, Any]]:
+    """Fresh models of ``cfg``, one per block type and zero-init setting, each measured on ``data``;
+    every one is built from the same seed, so they share the weights wherever the shapes agree."""
+    names = list(blocks) if blocks else [str(cfg.block.name)]
+    inits = [False, True] if zero_init_compare else [bool(cfg.block.get("zero_init", False))]
+    variants = []
+    for b in names:
+        for z in inits:
+            if b == "plain" and z and len(inits) > 1:
+                continue
+            torch.manual_seed(int(cfg.get("seed", 0)))
+            m = build_model(variant_config(cfg, b, z))
+            res = measure(m, data, **measure_kw)
+            variants.append(
+                {
+                    "label": variant_label(b, z if len(inits) > 1 or z else None),
+                    "block": b,
+                    "zero_init": z,
+                    **res,
+                }
+            )
+            del m
+    return variants
+
+
 def analyze(
     cfg: DictConfig,
     *,
@@ -158,25 +189,9 @@ def analyze(
             }
         )
     else:
-        names = list(blocks) if blocks else [str(cfg.block.name)]
-        inits = [False, True] if zero_init_compare else [bool(cfg.block.get("zero_init", False))]
-        for b in names:
-            for z in inits:
-                if b == "plain" and z and len(inits) > 1:
-                    continue
-                vcfg = variant_config(cfg, b, z)
-                torch.manual_seed(int(cfg.get("seed", 0)))
-                m = build_model(vcfg)
-                res = measure(m, data, grads=grads, train_mode=train_mode, device=device)
-                variants.append(
-                    {
-                        "label": variant_label(b, z if len(inits) > 1 or z else None),
-                        "block": b,
-                        "zero_init": z,
-                        **res,
-                    }
-                )
-                del m
+        variants = _fresh_variants(
+            cfg, data, blocks, zero_init_compare, grads=grads, train_mode=train_mode, device=device
+        )
     return {
         "what": what,
         "source": source,
