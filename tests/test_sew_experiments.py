@@ -59,7 +59,7 @@ def check_common(cfg, experiment: str) -> None:
     assert cfg.experiment_name == experiment and cfg.paper == "SEW"
     assert cfg.optim.name == HP["optimizer"]["name"] and cfg.optim.momentum == HP["optimizer"]["momentum"]
     assert cfg.optim.weight_decay == HP["optimizer"]["weight_decay"] and cfg.optim.nesterov is False
-    assert cfg.trainer.amp is HP["amp"] and cfg.trainer.name == "bptt"
+    assert cfg.trainer.amp is HP["amp"] and cfg.method.name == "bptt"
     for k, v in HP["neuron"].items():
         assert cfg.neuron[k] == v, k
     assert cfg.norm.name == "bn" and cfg.encoder.name == "direct"

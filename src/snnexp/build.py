@@ -8,7 +8,7 @@ from torch import nn
 
 from snnexp.errors import ConfigError
 from snnexp.parts import Parts, _kwargs, check_kwargs
-from snnexp.registry import MODELS
+from snnexp.registry import METHODS, MODELS
 
 
 def build_model(cfg: DictConfig) -> nn.Module:
@@ -24,4 +24,13 @@ def build_model(cfg: DictConfig) -> nn.Module:
     return model
 
 
-__all__ = ["build_model"]
+def build_method(cfg: DictConfig):
+    """The training method of ``cfg.method`` (its YAML keys are the constructor's arguments)."""
+    Parts(cfg)  # fills the registries
+    cls = METHODS.get(cfg.method.name)
+    kw = _kwargs(cfg.method)
+    check_kwargs(cls, kw, f"method {cfg.method.name!r}")
+    return cls(**kw)
+
+
+__all__ = ["build_model", "build_method"]

@@ -105,20 +105,6 @@ class Parts:
         return self._call(R.READOUTS, name, self, in_features, num_classes, **kw)
 
 
-_IMPORTED = False
-
-
 def _import_builtin_parts() -> None:
     """Fill the registries (the modules register themselves when imported)."""
-    global _IMPORTED
-    if _IMPORTED:
-        return
-    import snnexp.blocks  # noqa: F401
-    import snnexp.encoders  # noqa: F401
-    import snnexp.models  # noqa: F401
-    import snnexp.neurons  # noqa: F401
-    import snnexp.norms  # noqa: F401
-    import snnexp.readouts  # noqa: F401
-    import snnexp.surrogates  # noqa: F401
-
-    _IMPORTED = True
+    R.load_builtin()

@@ -1,19 +1,27 @@
-"""Decorator registries (timm style): one per concept, filled when the concept's package imports.
+"""Decorator registries (timm style): one per concept, filled when the concept's modules import.
 
     MODELS = Registry("model")
 
     @MODELS.register("sew_resnet18", paper="SEW", help="SEW ResNet-18 (ImageNet)")
-    def sew_resnet18(**kw): ...
+    def sew_resnet18(parts, **kw): ...
 
 ``Registry.get`` on an unknown name raises a :class:`~snnexp.errors.ConfigError` that lists the
 close matches. The registries themselves import nothing heavy; the modules that register into them
-import torch, so ``snnexp list`` reads names from the config tree instead (see ``commands/list``).
+import torch, so ``snnexp list`` reads names from the config tree instead (see ``commands/list``),
+and a test checks that every registry's names equal its config group's options.
+
+Every module of the packages in :data:`BUILTIN` is imported by :func:`load_builtin` (and data sets
+by :func:`discover` of ``snnexp.data``): a new file that registers something is found without a
+second import list.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from snnexp.errors import ConfigError, choices_hint
@@ -66,6 +74,41 @@ class Registry:
         return len(self._entries)
 
 
+@cache
+def discover(package: str) -> None:
+    """Import every module of ``package`` and of its sub-packages (names starting with ``_``
+    excepted), so that the entries they register are there."""
+    pkg = importlib.import_module(package)
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            importlib.import_module(info.name)
+
+
+# where the built-in entries live; a package is searched whole
+BUILTIN = (
+    "snnexp.blocks",
+    "snnexp.models",
+    "snnexp.neurons",
+    "snnexp.norms",
+    "snnexp.surrogates",
+    "snnexp.encoders",
+    "snnexp.readouts",
+    "snnexp.data",
+    "snnexp.methods",
+    "snnexp.engine.optim",
+    "snnexp.engine.schedule",
+    "snnexp.loggers",
+)
+
+
+def load_builtin() -> None:
+    """Fill every registry (this imports torch: call it where a registry is about to be used)."""
+    for name in BUILTIN:
+        module = importlib.import_module(name)
+        if hasattr(module, "__path__"):
+            discover(name)
+
+
 MODELS = Registry("model")
 BLOCKS = Registry("block")
 NEURONS = Registry("neuron")
@@ -73,6 +116,23 @@ SURROGATES = Registry("surrogate")
 NORMS = Registry("norm")
 ENCODERS = Registry("encoder")
 READOUTS = Registry("readout")
-DATASETS = Registry("dataset")
-STEPS = Registry("trainer step")
+DATASETS = Registry("data")
+METHODS = Registry("method")
+OPTIMIZERS = Registry("optim")
+SCHEDULES = Registry("sched")
 LOGGERS = Registry("logger")
+
+# config group -> its registry (readouts are chosen by a model key, not a group)
+GROUPS = {
+    "data": DATASETS,
+    "model": MODELS,
+    "block": BLOCKS,
+    "neuron": NEURONS,
+    "surrogate": SURROGATES,
+    "norm": NORMS,
+    "encoder": ENCODERS,
+    "method": METHODS,
+    "optim": OPTIMIZERS,
+    "sched": SCHEDULES,
+    "logger": LOGGERS,
+}

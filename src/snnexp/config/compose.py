@@ -80,8 +80,35 @@ def compose(
     return cfg
 
 
+@cache
+def declared_names(group: str) -> frozenset[str]:
+    """The ``name`` values the YAML options of ``group`` declare (the registry entries they use)."""
+    import yaml
+
+    names = set()
+    for p in (conf_dir() / group).rglob("*.yaml"):
+        try:
+            data = yaml.safe_load(p.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            names.add(data["name"])
+    return frozenset(names)
+
+
+def check_names(cfg: DictConfig) -> None:
+    """``<group>.name`` must be one of the group's registered entries (``model.name=foo`` would
+    otherwise fail only after the data is loaded)."""
+    for group in CONFIG_GROUPS:
+        node = cfg.get(group)
+        name = node.get("name") if isinstance(node, DictConfig) else None
+        allowed = declared_names(group)
+        if name is not None and allowed and name not in allowed:
+            raise ConfigError(f"{group}.name={name!r} is not allowed; {choices_hint(name, allowed)}")
+
+
 def validate(cfg: DictConfig) -> None:
-    """Resolve every interpolation and check declared ranges (raises ConfigError)."""
+    """Resolve every interpolation and check declared ranges and names (raises ConfigError)."""
     from snnexp.config.validate import check_ranges
 
     try:
@@ -95,6 +122,7 @@ def validate(cfg: DictConfig) -> None:
     except Exception as e:
         raise translate_error(e, []) from e
     check_ranges(cfg)
+    check_names(cfg)
 
 
 def _first_lines(msg: str) -> str:
@@ -165,6 +193,7 @@ CONFIG_GROUPS = (
     "norm",
     "encoder",
     "trainer",
+    "method",
     "optim",
     "sched",
     "logger",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import II, MISSING
 
 
 def rng(
@@ -37,12 +37,19 @@ def rng(
 
 # ---------------------------------------------------------------- top level
 @dataclass
+class PathsConfig:
+    # where the data sets live: data.root of each data set is <data_root>/<name> unless set
+    data_root: str = "${oc.env:SNNEXP_DATA,data}"
+
+
+@dataclass
 class TrainConfig:
     T: int = rng(4, ge=1)
     seed: int = rng(0, ge=0)
     device: str = rng("auto", choices=("auto", "cpu", "cuda", "mps"))
     resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
     deterministic: bool = True
+    paths: PathsConfig = field(default_factory=PathsConfig)
     data: Any = MISSING
     model: Any = MISSING
     block: Any = MISSING
@@ -51,6 +58,7 @@ class TrainConfig:
     norm: Any = MISSING
     encoder: Any = MISSING
     trainer: Any = MISSING
+    method: Any = MISSING
     optim: Any = MISSING
     sched: Any = MISSING
     logger: Any = MISSING
@@ -71,7 +79,8 @@ class EvalConfig(TrainConfig):
 # ---------------------------------------------------------------- trainer / optim / sched
 @dataclass
 class TrainerConfig:
-    name: str = rng("bptt", choices=("bptt", "dsr"))
+    """The loop's settings; how a step updates the weights is the ``method`` group."""
+
     epochs: int = rng(10, ge=1)
     batch_size: int = rng(64, ge=1)
     eval_batch_size: Optional[int] = None
@@ -93,18 +102,22 @@ class TrainerConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = rng("sgd", choices=("sgd", "adam", "adamw"))
+    name: str = MISSING  # an OPTIMIZERS entry (conf/optim/<name>.yaml)
     lr: float = rng(0.1, gt=0.0)
     momentum: float = rng(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
     weight_decay: float = rng(0.0, ge=0.0)
+    # weight decay per parameter kind (engine/optim.py); null: weight_decay
+    norm_weight_decay: Optional[float] = rng(None, ge=0.0)
+    bias_weight_decay: Optional[float] = rng(None, ge=0.0)
+    threshold_weight_decay: Optional[float] = rng(None, ge=0.0)  # DSR: the L2 term on V_th
+    weight_weight_decay: Optional[float] = rng(None, ge=0.0)
     betas: list = field(default_factory=lambda: [0.9, 0.999])
-    # per-parameter-group learning rates, e.g. SEW Table S2 (block-type dependent lr) sets lr only
 
 
 @dataclass
 class SchedConfig:
-    name: str = rng("cosine", choices=("cosine", "step", "multistep", "constant"))
+    name: str = MISSING  # a SCHEDULES entry (conf/sched/<name>.yaml)
     t_max: Optional[int] = None  # cosine: epochs of one half period (default: the run's epochs)
     eta_min: float = rng(0.0, ge=0.0)
     step_size: int = rng(30, ge=1)  # step: epochs between decays
@@ -117,7 +130,7 @@ class SchedConfig:
 
 @dataclass
 class LoggerConfig:
-    name: str = rng("wandb", choices=("wandb", "csv", "none"))
+    name: str = MISSING  # a LOGGERS entry (conf/logger/<name>.yaml)
     project: str = "snnexp"
     entity: Optional[str] = None
     mode: str = rng("offline", choices=("offline", "online", "disabled"))
@@ -156,6 +169,11 @@ class EncoderConfig(Dict[str, Any]):
 
 
 @dataclass
+class MethodConfig(Dict[str, Any]):
+    name: str = MISSING
+
+
+@dataclass
 class BlockConfig(Dict[str, Any]):
     name: str = MISSING
     zero_init: bool = False
@@ -164,6 +182,10 @@ class BlockConfig(Dict[str, Any]):
 @dataclass
 class ModelConfig(Dict[str, Any]):
     name: str = MISSING
+    # the data set fixes these three for every model: written once here, not in each model file
+    in_channels: int = II("data.in_channels")
+    num_classes: int = II("data.num_classes")
+    image_size: int = II("data.image_size")
     readout: str = "mean"
 
 
@@ -179,6 +201,7 @@ class DataConfig(Dict[str, Any]):
 
 SCHEMAS = {
     ("trainer", "schema"): TrainerConfig,
+    ("method", "schema"): MethodConfig,
     ("optim", "schema"): OptimConfig,
     ("sched", "schema"): SchedConfig,
     ("logger", "schema"): LoggerConfig,

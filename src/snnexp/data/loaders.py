@@ -7,22 +7,11 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from snnexp.data.sampler import EpochSampler
-from snnexp.registry import DATASETS
-
-_IMPORTED = False
-
-
-def _import_builtin_datasets() -> None:
-    global _IMPORTED
-    if not _IMPORTED:
-        import snnexp.data.dvs  # noqa: F401
-        import snnexp.data.images  # noqa: F401
-
-        _IMPORTED = True
+from snnexp.registry import DATASETS, discover
 
 
 def build_dataset(cfg: DictConfig, split: str) -> Dataset:
-    _import_builtin_datasets()
+    discover("snnexp.data")  # every data set module registers itself when imported
     return DATASETS.get(cfg.data.name)(cfg, split)
 
 

@@ -1,49 +1,63 @@
-"""Optimizers and learning-rate schedules from the ``optim`` and ``sched`` groups.
+"""Learning-rate schedules of the ``sched`` group.
 
 The schedule is one function of the optimizer step (a LambdaLR), so it is exact after resume
 (its state is the step counter) and can be stepped per batch (smooth cosine) or per epoch
 (step decay, as SEW Table S1's "step 64 x 0.1"). Times are in epochs, as the papers give them.
+A schedule registered in ``SCHEDULES`` maps (sched config, epochs, base lr) to the factor of the
+base lr at epoch e; warm-up multiplies any of them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from omegaconf import DictConfig
-from torch import nn
+
+from snnexp.registry import SCHEDULES
+
+Shape = Callable[[float], float]
 
 
-def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
-    o = cfg.optim
-    params = [p for p in model.parameters() if p.requires_grad]
-    if o.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
-        )
-    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[o.name]
-    return cls(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+@SCHEDULES.register("cosine", help="cosine annealing over t_max epochs (default: the run) to eta_min")
+def cosine(s: DictConfig, epochs: int, base_lr: float) -> Shape:
+    t_max, eta_min = float(s.t_max or epochs), float(s.eta_min)
+
+    def f(e: float) -> float:
+        cos = 0.5 * (1 + math.cos(math.pi * min(e, t_max) / t_max))
+        return (eta_min + (base_lr - eta_min) * cos) / base_lr
+
+    return f
 
 
-def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int):
+@SCHEDULES.register("step", help="x gamma every step_size epochs")
+def step(s: DictConfig, epochs: int, base_lr: float) -> Shape:
+    gamma, size = float(s.gamma), int(s.step_size)
+    return lambda e: gamma ** math.floor(e / size)
+
+
+@SCHEDULES.register("multistep", help="x gamma at each milestone (fractions of the run, or epochs)")
+def multistep(s: DictConfig, epochs: int, base_lr: float) -> Shape:
+    gamma = float(s.gamma)
+    milestones = [m * epochs if m < 1 else m for m in s.get("milestones", [])]
+    return lambda e: gamma ** sum(e >= m for m in milestones)
+
+
+@SCHEDULES.register("constant", help="the base lr throughout (warm-up still applies)")
+def constant(s: DictConfig, epochs: int, base_lr: float) -> Shape:
+    return lambda e: 1.0
+
+
+def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int) -> Callable[[int], float]:
     """factor(step) multiplying the base lr; ``step`` counts optimizer steps from 0."""
     warm, start = float(s.get("warmup_epochs", 0.0)), float(s.get("warmup_start_factor", 0.1))
     per_step = bool(s.get("per_step", True))
-    milestones = [m * epochs if m < 1 else m for m in s.get("milestones", [])]
+    shape = SCHEDULES.get(s.name)(s, epochs, base_lr)
 
     def factor(step: int) -> float:
         exact = step / steps_per_epoch
-        e = exact if per_step else math.floor(exact)
-        if s.name == "cosine":
-            t_max, eta_min = float(s.t_max or epochs), float(s.eta_min)
-            cos = 0.5 * (1 + math.cos(math.pi * min(e, t_max) / t_max))
-            f = (eta_min + (base_lr - eta_min) * cos) / base_lr
-        elif s.name == "step":
-            f = float(s.gamma) ** math.floor(e / int(s.step_size))
-        elif s.name == "multistep":
-            f = float(s.gamma) ** sum(e >= m for m in milestones)
-        else:
-            f = 1.0
+        f = shape(exact if per_step else math.floor(exact))
         if warm > 0 and exact < warm:
             f *= start + (1 - start) * exact / warm
         return f

@@ -1,38 +1,50 @@
-"""Per-batch training steps. BPTT and DSR share the engine and differ only here.
+"""What a training method's step gets from the engine (:class:`StepContext`), and the losses.
 
-A step gets the model, a batch already on the device in time-major layout, and the engine's
-context; it runs forward and backward (through the grad scaler) and returns (loss, logits).
-The engine owns zero_grad, clipping, the optimizer and scheduler steps.
+The context hides the optimizer, the grad scaler (AMP), gradient clipping and the divergence
+check, so that every method updates the weights the same way: ``ctx.backward(loss)`` then
+``ctx.optimizer_step(loss)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from spikingjelly.activation_based import functional
 from torch import nn
 
-from snnexp.registry import STEPS
+from snnexp.errors import TrainingDiverged
 
 
 @dataclass
 class StepContext:
     loss_fn: Any
-    scaler: torch.amp.GradScaler
-    autocast: Any  # a context-manager factory
+    scaler: torch.amp.GradScaler | None
+    autocast: Callable[[], Any]  # a context-manager factory
     num_classes: int
+    optimizer: torch.optim.Optimizer | None = None
+    params: list[nn.Parameter] | None = None  # what clip_grad clips
+    clip_grad: float | None = None
+    where: Callable[[], str] = lambda: ""  # "epoch e, step s" for error messages
 
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
 
-@STEPS.register("bptt", paper="SEW", help="backpropagation through time with surrogate gradients")
-def bptt_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
-    with ctx.autocast():
-        logits = model(x)
-        loss = ctx.loss_fn(logits.float(), y)
-    ctx.scaler.scale(loss).backward()
-    functional.reset_net(model)  # neuron state must not leak into the next batch
-    return loss.detach(), logits.detach()
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def optimizer_step(self, loss: torch.Tensor) -> None:
+        """Check the loss, clip, step the optimizer (through the scaler under fp16 AMP)."""
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss.item()} at {self.where()}; lower optim.lr or set trainer.clip_grad"
+            )
+        if self.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.params, float(self.clip_grad))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
 
 
 def make_loss(name: str, num_classes: int, label_smoothing: float):

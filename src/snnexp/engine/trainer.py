@@ -26,10 +26,10 @@ from snnexp.engine import checkpoint as ck
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
-from snnexp.engine.schedule import build_optimizer, build_scheduler
+from snnexp.engine.optim import build_optimizer
+from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
-from snnexp.errors import CheckpointError, ConfigError, TrainingDiverged
-from snnexp.registry import STEPS
+from snnexp.errors import CheckpointError, ConfigError
 from snnexp.runfiles import write_metrics, write_summary
 
 
@@ -107,10 +107,12 @@ class Run:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.resume_from = self._resume_path()
 
-        from snnexp.build import build_model
+        from snnexp.build import build_method, build_model
         from snnexp.data import build_data
 
+        self.method = build_method(cfg)  # before model and data: a bad method fails fast
         self.model = build_model(cfg).to(self.device)
+        self.method.prepare(self.model)
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.train_loader, self.test_loader = build_data(cfg, self.dist.rank, self.dist.world_size)
         self.steps_per_epoch = len(self.train_loader.batch_sampler)
@@ -141,8 +143,11 @@ class Run:
             scaler=self.scaler,
             autocast=lambda: torch.autocast(self.device.type, dtype=dtype, enabled=amp),
             num_classes=int(cfg.data.num_classes),
+            optimizer=self.opt,
+            params=list(self.model.parameters()),
+            clip_grad=cfg.trainer.clip_grad,
+            where=lambda: f"epoch {self.epoch + 1}, step {self.step}",
         )
-        self.step_fn = STEPS.get(cfg.trainer.name)
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.history: list[dict[str, float]] = []
         if self.resume_from:
@@ -293,18 +298,7 @@ class Run:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
             x, y = to_time_major(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
-            self.opt.zero_grad(set_to_none=True)
-            loss, logits = self.step_fn(self.net, x, y, self.ctx)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step}; "
-                    "lower optim.lr or set trainer.clip_grad"
-                )
-            if t.clip_grad:
-                self.scaler.unscale_(self.opt)
-                nn.utils.clip_grad_norm_(self.model.parameters(), float(t.clip_grad))
-            self.scaler.step(self.opt)
-            self.scaler.update()
+            loss, logits = self.method.train_step(self.net, x, y, self.ctx)
             self.sched.step()
             sums.add(loss, logits, y)
             self.step += 1

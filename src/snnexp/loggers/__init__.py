@@ -14,6 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from snnexp.registry import LOGGERS
+
 
 class NoLogger:
     def log(self, metrics: dict[str, float], step: int) -> None:
@@ -121,9 +123,22 @@ def _sweep_group(run_dir: Path) -> str | None:
     return run_dir.parent.name if (run_dir.parent / "multirun.yaml").is_file() else None
 
 
-def build_logger(cfg: DictConfig, run_dir: Path, is_main: bool, start_step: int = 0):
-    if not is_main or cfg.logger.name == "none":
-        return NoLogger()
-    if cfg.logger.name == "csv":
-        return CsvLogger(run_dir, start_step)
+@LOGGERS.register("wandb", help="Weights & Biases, offline in the run directory by default")
+def wandb_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> WandbLogger:
     return WandbLogger(cfg, run_dir, OmegaConf.to_container(cfg, resolve=True))
+
+
+@LOGGERS.register("csv", help="metrics_steps.csv in the run directory")
+def csv_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> CsvLogger:
+    return CsvLogger(run_dir, start_step)
+
+
+@LOGGERS.register("none", help="nothing beyond the run files")
+def no_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> NoLogger:
+    return NoLogger()
+
+
+def build_logger(cfg: DictConfig, run_dir: Path, is_main: bool, start_step: int = 0):
+    if not is_main:  # only rank 0 logs
+        return NoLogger()
+    return LOGGERS.get(cfg.logger.name)(cfg, run_dir, start_step)

@@ -10,4 +10,3 @@
   surrogate backward (own)
 """
 
-from snnexp.neurons import dsr, integrate_and_fire, lif, tdbn  # noqa: F401

@@ -2,4 +2,3 @@
 ``bn`` (SEW), ``tdbn`` (TDBN), ``bntt`` (KEYS), ``none``. A norm that keeps separate state per
 time step sets ``per_step = True``. :func:`snnexp.fold.fold_tdbn` folds bn/tdbn into the conv."""
 
-from snnexp.norms import batchnorm, bntt, identity, tdbn  # noqa: F401

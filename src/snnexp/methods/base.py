@@ -1,0 +1,42 @@
+"""The method interface the training loop calls (one object per run)."""
+
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based import functional
+from torch import nn
+
+from snnexp.engine.steps import StepContext
+
+
+class Method:
+    """One optimisation step per batch; subclasses override what differs.
+
+    The loop calls :meth:`prepare` once with the built model (before DDP, compile and the
+    optimizer), then :meth:`train_step` for every batch. ``train_step`` returns the detached loss
+    and logits of the batch, for the running metrics. Constructor arguments are the keys of
+    ``conf/method/<name>.yaml`` (keyword-only: the YAML is their one source).
+    """
+
+    name = "base"
+
+    def prepare(self, model: nn.Module) -> None:
+        """Check (and adapt) the model before training; raise ConfigError for a model the method
+        cannot train, naming what it needs."""
+
+    def forward_loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        with ctx.autocast():
+            logits = net(x)
+            loss = ctx.loss_fn(logits.float(), y)
+        return loss, logits
+
+    def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        ctx.zero_grad()
+        loss, logits = self.forward_loss(net, x, y, ctx)
+        ctx.backward(loss)
+        functional.reset_net(net)  # neuron state must not leak into the next batch
+        ctx.optimizer_step(loss)
+        return loss.detach(), logits.detach()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
