@@ -169,8 +169,9 @@ def test_every_readout_trains_inside_a_model(readout):
 
 
 # ------------------------------------------------------------------------------------- all options
-@pytest.mark.parametrize("group,option", [(g, o) for g in ("neuron", "surrogate", "norm", "encoder")
-                                          for o in group_options(g)])
+@pytest.mark.parametrize(
+    "group,option", [(g, o) for g in ("neuron", "surrogate", "norm", "encoder") for o in group_options(g)]
+)
 def test_every_option_composes_and_builds_via_parts(group, option):
     from snnexp.commands.list import describe
     from snnexp.config.compose import conf_dir
@@ -178,6 +179,7 @@ def test_every_option_composes_and_builds_via_parts(group, option):
     text = describe(conf_dir() / group / f"{option}.yaml")
     assert text and "(" in text, "first line: '# description (paper)'"
     p = parts(f"{group}={option}")
-    built = {"neuron": p.neuron, "surrogate": p.surrogate, "encoder": p.encoder,
-             "norm": lambda: p.norm(8)}[group]()
+    built = {"neuron": p.neuron, "surrogate": p.surrogate, "encoder": p.encoder, "norm": lambda: p.norm(8)}[
+        group
+    ]()
     assert isinstance(built, torch.nn.Module)

@@ -52,17 +52,25 @@ def test_fold_pair_is_tdbn_eq9_eq10():
     assert (folded(x) - bn(conv(x))).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("make", [
-    lambda: (layer.Conv2d(3, 6, 3, padding=1, bias=False, step_mode="m"),
-             layer.BatchNorm2d(6, step_mode="m")),
-    lambda: (nn.Conv2d(3, 6, 1), nn.BatchNorm2d(6)),
-    lambda: (layer.Linear(7, 6, step_mode="m"), layer.BatchNorm1d(6, step_mode="m")),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (
+            layer.Conv2d(3, 6, 3, padding=1, bias=False, step_mode="m"),
+            layer.BatchNorm2d(6, step_mode="m"),
+        ),
+        lambda: (nn.Conv2d(3, 6, 1), nn.BatchNorm2d(6)),
+        lambda: (layer.Linear(7, 6, step_mode="m"), layer.BatchNorm1d(6, step_mode="m")),
+    ],
+)
 def test_plain_bn_after_conv_or_linear_folds_too(make):
     conv, bn = make()
     seq = nn.Sequential(conv, bn)
-    x = torch.randn(8, 3, 6, 6) if isinstance(conv, nn.Conv2d) and not isinstance(conv, layer.Conv2d) \
+    x = (
+        torch.randn(8, 3, 6, 6)
+        if isinstance(conv, nn.Conv2d) and not isinstance(conv, layer.Conv2d)
         else (torch.randn(3, 4, 7) if isinstance(conv, nn.Linear) else torch.randn(3, 4, 3, 6, 6))
+    )
     randomise(seq, x)
     seq.eval()
     with warnings.catch_warnings():
@@ -72,12 +80,15 @@ def test_plain_bn_after_conv_or_linear_folds_too(make):
     assert (folded(x) - seq(x)).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("overrides", [
-    ("norm=tdbn", "neuron=tdbn_lif", "surrogate=rect"),          # TDBN
-    ("norm=tdbn", "block=spiking"),                                # residual alpha = 1/sqrt 2
-    ("norm=bn", "block=sew_iand", "neuron=plif"),                  # SEW
-    ("norm=tdbn", "neuron=dsr_if", "model.readout=rate"),          # norm in the readout too
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("norm=tdbn", "neuron=tdbn_lif", "surrogate=rect"),  # TDBN
+        ("norm=tdbn", "block=spiking"),  # residual alpha = 1/sqrt 2
+        ("norm=bn", "block=sew_iand", "neuron=plif"),  # SEW
+        ("norm=tdbn", "neuron=dsr_if", "model.readout=rate"),  # norm in the readout too
+    ],
+)
 def test_folded_network_gives_the_same_outputs_in_eval_mode(overrides):
     torch.manual_seed(0)
     model = build_model(cfg("model.width=8", *overrides))

@@ -101,7 +101,7 @@ def test_bntt_has_per_step_statistics_and_weight_only():
     m.train()
     y = m(x)
     for t in range(4):  # each step normalised with its own statistics
-        mean, std = channel_stats(y[t:t + 1])
+        mean, std = channel_stats(y[t : t + 1])
         assert mean.abs().max() < 1e-4 and std == pytest.approx(torch.ones(4), abs=1e-3)
     # a separate weight per step, applied to that step only
     with torch.no_grad():

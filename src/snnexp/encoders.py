@@ -18,7 +18,7 @@ from snnexp.registry import ENCODERS
 class Direct(nn.Module):
     """The analog image is the input at every step (SEW, TDBN, DSR, KEYS 'direct')."""
 
-    def __init__(self, T: int):
+    def __init__(self, *, T: int):
         super().__init__()
         self.T = T
 
@@ -28,7 +28,7 @@ class Direct(nn.Module):
 
 @ENCODERS.register("direct", help="analog image fed at every time step (first conv sees it)")
 def direct(T: int):
-    return Direct(T)
+    return Direct(T=T)
 
 
 class Poisson(nn.Module):
@@ -40,7 +40,7 @@ class Poisson(nn.Module):
     ``signed: false, rate_scale: 1`` this is spikingjelly's PoissonEncoder (p = x, x in [0, 1]).
     """
 
-    def __init__(self, T: int, signed: bool = True, rate_scale: float = 0.5):
+    def __init__(self, *, T: int, signed: bool, rate_scale: float):
         super().__init__()
         self.T, self.signed, self.rate_scale = T, signed, float(rate_scale)
         self.draw = PoissonEncoder(step_mode="s")
@@ -57,28 +57,30 @@ class Poisson(nn.Module):
         return f"T={self.T}, signed={self.signed}, rate_scale={self.rate_scale}"
 
 
-@ENCODERS.register("poisson", paper="KEYS",
-                   help="Poisson spikes: T Bernoulli draws, p = |x|/2, signed (KEYS Table 4)")
-def poisson(T: int, signed: bool = True, rate_scale: float = 0.5):
+@ENCODERS.register(
+    "poisson", paper="KEYS", help="Poisson spikes: T Bernoulli draws, p = |x|/2, signed (KEYS Table 4)"
+)
+def poisson(*, T: int, signed: bool, rate_scale: float):
     if rate_scale <= 0:
         raise ValueError(f"encoder poisson: rate_scale must be > 0, got {rate_scale}")
-    return Poisson(T, signed=signed, rate_scale=rate_scale)
+    return Poisson(T=T, signed=signed, rate_scale=rate_scale)
 
 
 class Frames(nn.Module):
     """Event frames are already a sequence [T, B, C, H, W]: pass them on (as floats)."""
 
-    def __init__(self, T: int):
+    def __init__(self, *, T: int):
         super().__init__()
         self.T = T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 3:
-            raise ValueError(f"encoder frames expects a time-major sequence [T, B, ...], "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"encoder frames expects a time-major sequence [T, B, ...], got {tuple(x.shape)}"
+            )
         return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 
 
 @ENCODERS.register("frames", help="event-frame sequences [T, B, C, H, W] passed through (DVS data)")
 def frames(T: int):
-    return Frames(T)
+    return Frames(T=T)

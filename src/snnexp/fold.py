@@ -94,8 +94,13 @@ Pair = tuple[nn.Module, str, str]  # (parent, layer child name, norm child name)
 
 
 def _foldable(layer: nn.Module, norm: nn.Module) -> bool:
-    return (_is_foldable_layer(layer) and isinstance(norm, _BatchNorm) and norm.track_running_stats
-            and norm.running_mean is not None and norm.num_features == layer.weight.shape[0])
+    return (
+        _is_foldable_layer(layer)
+        and isinstance(norm, _BatchNorm)
+        and norm.track_running_stats
+        and norm.running_mean is not None
+        and norm.num_features == layer.weight.shape[0]
+    )
 
 
 def pairs_by_structure(model: nn.Module) -> list[Pair]:
@@ -111,8 +116,9 @@ def pairs_by_structure(model: nn.Module) -> list[Pair]:
             for n in names:
                 m = _LAYER_NAME.match(n)
                 if m:
-                    cands += [(n, o) for o in names
-                              if (k := _NORM_NAME.match(o)) and k.group(2) == m.group(2)]
+                    cands += [
+                        (n, o) for o in names if (k := _NORM_NAME.match(o)) and k.group(2) == m.group(2)
+                    ]
         for a, b in cands:
             if _foldable(parent._modules[a], parent._modules[b]):
                 pairs.append((parent, a, b))
@@ -185,9 +191,11 @@ def fold_tdbn(model: nn.Module, *, example_input=None, strict: bool = False) -> 
     left = [name for name, m in folded.named_modules() if _is_norm(m)]
     left = [n for n in left if not any(n.startswith(o + ".") for o in left)]  # outermost only
     if left:
-        msg = (f"fold_tdbn: {len(left)} norm(s) not folded (not fed directly by a conv/linear "
-               f"layer, per-step, or without running statistics): {', '.join(left[:5])}"
-               + (" ..." if len(left) > 5 else ""))
+        msg = (
+            f"fold_tdbn: {len(left)} norm(s) not folded (not fed directly by a conv/linear "
+            f"layer, per-step, or without running statistics): {', '.join(left[:5])}"
+            + (" ..." if len(left) > 5 else "")
+        )
         if strict:
             raise ValueError(msg)
         warnings.warn(msg, stacklevel=2)
@@ -202,7 +210,8 @@ def fold_tdbn(model: nn.Module, *, example_input=None, strict: bool = False) -> 
             functional.reset_net(folded)
             model.train(was)
         if not torch.allclose(ref, out, rtol=1e-4, atol=1e-4):
-            raise RuntimeError(f"fold_tdbn: folded model differs from the original by "
-                               f"{(ref - out).abs().max().item():.3g}")
+            raise RuntimeError(
+                f"fold_tdbn: folded model differs from the original by {(ref - out).abs().max().item():.3g}"
+            )
     folded.folded_norms = len(seen) // 2
     return folded

@@ -54,7 +54,9 @@ class Parts:
 
     @property
     def v_threshold(self) -> float:
-        return float(self.neuron_cfg.get("v_threshold", 1.0))
+        # a unit without a threshold (null) leaves threshold-scaled norms (tdBN) at alpha
+        th = self.neuron_cfg.get("v_threshold")
+        return 1.0 if th is None else float(th)
 
     @staticmethod
     def _call(registry: R.Registry, name: str, *args: Any, **kw: Any) -> nn.Module:

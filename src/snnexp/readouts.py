@@ -45,8 +45,9 @@ class Integrate(nn.Module):
     graph, as an attribute after the forward; this module keeps no state.)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False,
-                 vote: nn.Module | None = None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = False, vote: nn.Module | None = None
+    ):
         super().__init__()
         self.fc = layer.Linear(in_features, out_features, bias=bias, step_mode="m")
         self.vote = vote
@@ -61,19 +62,22 @@ class Integrate(nn.Module):
         return u / current.shape[0]
 
 
-@READOUTS.register("integrate", paper="KEYS",
-                   help="non-spiking, non-leaky integrator after fc: output = u_T / T (KEYS)")
+@READOUTS.register(
+    "integrate", paper="KEYS", help="non-spiking, non-leaky integrator after fc: output = u_T / T (KEYS)"
+)
 def integrate(parts, in_features: int, num_classes: int, bias: bool = False):
     # bias=False: the KEYS authors' fc has no bias (their parameter counts, Tables 6-7, need it)
     return Integrate(in_features, num_classes, bias=bias)
 
 
-@READOUTS.register("voting", paper="KEYS",
-                   help="boosting: fc to 10*K, average pool of 10, then integrate (KEYS 3.2.3)")
+@READOUTS.register(
+    "voting", paper="KEYS", help="boosting: fc to 10*K, average pool of 10, then integrate (KEYS 3.2.3)"
+)
 def voting(parts, in_features: int, num_classes: int, votes: int = 10, bias: bool = False):
     # spikingjelly's VotingLayer: avg_pool1d(kernel=votes, stride=votes) on the last dim
-    return Integrate(in_features, votes * num_classes, bias=bias,
-                     vote=layer.VotingLayer(votes, step_mode="m"))
+    return Integrate(
+        in_features, votes * num_classes, bias=bias, vote=layer.VotingLayer(votes, step_mode="m")
+    )
 
 
 class SpikeRate(nn.Module):
@@ -98,8 +102,9 @@ class SpikeRate(nn.Module):
         return out.mean(0) * float(getattr(self.neuron, "v_threshold", 1.0))
 
 
-@READOUTS.register("rate", paper="DSR",
-                   help="fc -> norm -> spiking layer; output its spike representation r(s) (DSR)")
+@READOUTS.register(
+    "rate", paper="DSR", help="fc -> norm -> spiking layer; output its spike representation r(s) (DSR)"
+)
 def rate(parts, in_features: int, num_classes: int, bias: bool = True, norm: bool = True):
     fc = layer.Linear(in_features, num_classes, bias=bias, step_mode="m")
     nrm = parts.norm(num_classes, dims=1) if norm else nn.Identity()

@@ -2,10 +2,7 @@
 
 Every builder returns a spikingjelly ``SurrogateFunctionBase``: forward is the Heaviside step
 ``x >= 0`` (``x = u - threshold``), backward is ``grad * sigma'(x)``. The constants live in
-``conf/surrogate/*.yaml``.
-
-The schema gives every surrogate an ``alpha``; ``rect`` and ``constant`` take it and ignore it
-(their shape is set by ``a`` and by nothing, respectively).
+``conf/surrogate/*.yaml`` (each option declares its own: ``alpha``, ``a``, ``width``).
 """
 
 from __future__ import annotations
@@ -22,26 +19,25 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------- ArcTan
 @SURROGATES.register("atan", paper="SEW", help="ArcTan: a / (2 (1 + (pi/2 a x)^2)), a=2 (SEW)")
-def atan(alpha: float = 2.0, spiking: bool = True):
+def atan(*, alpha: float, spiking: bool = True):
     # spikingjelly's ATan is exactly SEW A.1: sigma'(x) = alpha / (2 (1 + (pi/2 alpha x)^2)).
     return sj_surrogate.ATan(alpha=alpha, spiking=spiking)
 
 
 # ------------------------------------------------------------------------------------- Sigmoid
 @SURROGATES.register("sigmoid", help="Sigmoid: a sg(a x) (1 - sg(a x)), a=4 (spikingjelly default)")
-def sigmoid(alpha: float = 4.0, spiking: bool = True):
+def sigmoid(*, alpha: float, spiking: bool = True):
     # spikingjelly's Sigmoid: sigma'(x) = alpha * sigmoid(alpha x) * (1 - sigmoid(alpha x)).
     return sj_surrogate.Sigmoid(alpha=alpha, spiking=spiking)
 
 
 # ------------------------------------------------------------------------------------- Rectangular
-@SURROGATES.register("rect", paper="TDBN",
-                     help="Rectangular: (1/a) 1[|x| < a/2], a=1 (TDBN Eq. 16, SEW Table S3)")
-def rect(a: float = 1.0, alpha: float | None = None, spiking: bool = True):
+@SURROGATES.register(
+    "rect", paper="TDBN", help="Rectangular: (1/a) 1[|x| < a/2], a=1 (TDBN Eq. 16, SEW Table S3)"
+)
+def rect(*, a: float, spiking: bool = True):
     """TDBN Eq. 16: do/du = (1/a) sign(|u - V_th| < a/2). spikingjelly's Rect(alpha) is
-    alpha * 1[|x| < 0.5/alpha], the same window with alpha = 1/a. ``alpha`` (the schema's field)
-    is not used: ``a`` sets both width and height."""
-    del alpha
+    alpha * 1[|x| < 0.5/alpha], the same window with alpha = 1/a: ``a`` sets width and height."""
     if a <= 0:
         raise ValueError(f"surrogate rect: a must be > 0, got {a}")
     return sj_surrogate.Rect(alpha=1.0 / a, spiking=spiking)
@@ -71,7 +67,7 @@ class Triangle(sj_surrogate.SurrogateFunctionBase):
     (peak 0.3, width U_th = 1), hence this class.
     """
 
-    def __init__(self, alpha: float = 0.3, width: float = 1.0, spiking: bool = True):
+    def __init__(self, *, alpha: float, width: float, spiking: bool = True):
         if width <= 0:
             raise ValueError(f"surrogate triangle: width must be > 0, got {width}")
         super().__init__(spiking, alpha=alpha, width=width)
@@ -87,9 +83,10 @@ class Triangle(sj_surrogate.SurrogateFunctionBase):
         return 0.5 + alpha * (xc - xc * xc.abs() / (2.0 * width))
 
 
-@SURROGATES.register("triangle", paper="KEYS",
-                     help="Triangle: a max(0, 1 - |u/U_th - 1|), a=0.3, width U_th (KEYS Eq. 24)")
-def triangle(alpha: float = 0.3, width: float = 1.0, spiking: bool = True):
+@SURROGATES.register(
+    "triangle", paper="KEYS", help="Triangle: a max(0, 1 - |u/U_th - 1|), a=0.3, width U_th (KEYS Eq. 24)"
+)
+def triangle(*, alpha: float, width: float, spiking: bool = True):
     return Triangle(alpha=alpha, width=width, spiking=spiking)
 
 
@@ -107,7 +104,7 @@ class _ConstantFn(torch.autograd.Function):
 class Constant(sj_surrogate.SurrogateFunctionBase):
     """SEW Table S3 'Constant 1': sigma'(x) = 1 everywhere (a straight-through estimator)."""
 
-    def __init__(self, spiking: bool = True):
+    def __init__(self, *, spiking: bool = True):
         super().__init__(spiking)
 
     @staticmethod
@@ -120,7 +117,6 @@ class Constant(sj_surrogate.SurrogateFunctionBase):
 
 
 @SURROGATES.register("constant", paper="SEW", help="Constant 1: sigma'(x) = 1 (SEW Table S3)")
-def constant(alpha: float | None = None, spiking: bool = True):
-    """``alpha`` (the schema's field) is not used: the derivative is 1 everywhere."""
-    del alpha
+def constant(*, spiking: bool = True):
+    """The derivative is 1 everywhere: no shape constant."""
     return Constant(spiking=spiking)

@@ -1,2 +1,1 @@
 """Residual blocks (config group ``block``): SEW ADD/AND/IAND, Spiking ResNet, plain."""
-

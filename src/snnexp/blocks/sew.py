@@ -152,8 +152,8 @@ def _register(name: str, kind: str, connect: str | None, help: str) -> None:
         in_channels: int,
         channels: int,
         *,
-        stride: int = 1,
-        zero_init: bool = False,
+        zero_init: bool,
+        stride: int = 1,  # stride, form, expansion: set by the model's layout, not by the YAML
         form: str = "basic",
         expansion: int = 4,
     ):

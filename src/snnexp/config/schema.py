@@ -148,14 +148,14 @@ warnings.filterwarnings("ignore", message=r"Class `\w+` subclasses `Dict`")
 @dataclass
 class NeuronConfig(Dict[str, Any]):
     name: str = MISSING
-    v_threshold: float = rng(1.0, gt=0.0)
-    detach_reset: bool = True
+    # every spiking neuron's YAML sets it (the norms scale with it: tdBN's alpha V_th); null for
+    # units without a threshold
+    v_threshold: Optional[float] = rng(None, gt=0.0)
 
 
 @dataclass
 class SurrogateConfig(Dict[str, Any]):
-    name: str = MISSING
-    alpha: float = rng(2.0, gt=0.0)
+    name: str = MISSING  # each option declares its own shape constants (alpha, a, width, ...)
 
 
 @dataclass
@@ -176,17 +176,16 @@ class MethodConfig(Dict[str, Any]):
 @dataclass
 class BlockConfig(Dict[str, Any]):
     name: str = MISSING
-    zero_init: bool = False
+    zero_init: bool = MISSING
 
 
 @dataclass
 class ModelConfig(Dict[str, Any]):
-    name: str = MISSING
+    name: str = MISSING  # the model's own keys (paper values) are in its YAML
     # the data set fixes these three for every model: written once here, not in each model file
     in_channels: int = II("data.in_channels")
     num_classes: int = II("data.num_classes")
     image_size: int = II("data.image_size")
-    readout: str = "mean"
 
 
 @dataclass

@@ -1,2 +1,1 @@
 """Model files (config group ``model``); each registers its builders in ``MODELS``."""
-

@@ -28,8 +28,7 @@ class SpikingNet(nn.Module):
 
     static_dims = 4  # [B, C, H, W]
 
-    def __init__(self, T: int, stem: nn.Module, body: nn.Module, readout: nn.Module,
-                 stem_once: bool = True):
+    def __init__(self, T: int, stem: nn.Module, body: nn.Module, readout: nn.Module, stem_once: bool = True):
         super().__init__()
         self.T = T
         self.stem = stem

@@ -1,6 +1,6 @@
 """The demo network: a small SEW-style residual CNN for small images (digits 8x8, CIFAR 32x32).
 
-    c{w}k3s1-norm-SN - {block(c{w}) - MPk2s2} * stages - readout
+c{w}k3s1-norm-SN - {block(c{w}) - MPk2s2} * stages - readout
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ from snnexp.registry import MODELS
 
 
 @MODELS.register("sew_mini", paper="SEW", help="small SEW-style residual CNN (demo, digits/CIFAR)")
-def sew_mini(parts, *, in_channels: int, num_classes: int, image_size: int, width: int = 32,
-             stages: int = 2, blocks_per_stage: int = 1, readout: str = "mean",
-             stem_once: bool = True):
+def sew_mini(
+    parts,
+    *,
+    in_channels: int,
+    num_classes: int,
+    image_size: int,
+    width: int,
+    stages: int,
+    blocks_per_stage: int,
+    readout: str,
+    stem_once: bool,
+):
     stem = nn.Sequential(
         layer.Conv2d(in_channels, width, 3, padding=1, bias=False, step_mode="m"),
         parts.norm(width),

@@ -55,9 +55,9 @@ def imagenet_resnet(
     *,
     in_channels: int,
     num_classes: int,
-    stem_once: bool = True,
-    readout: str = "mean",
-    init: str = "kaiming",
+    stem_once: bool,
+    readout: str,
+    init: str,
 ) -> SpikingNet:
     form, counts = RESNET_LAYOUT[depth]
     stem_width = STAGE_WIDTHS[0]
@@ -102,9 +102,9 @@ def _register(depth: int) -> None:
         in_channels: int,
         num_classes: int,
         image_size: int,
-        stem_once: bool = True,
-        readout: str = "mean",
-        init: str = "kaiming",
+        stem_once: bool,
+        readout: str,
+        init: str,
     ):
         if image_size < 32:
             raise ValueError(f"sew_resnet{depth} downsamples by 32; data.image_size={image_size} < 32")

@@ -9,4 +9,3 @@
 - ``dsr_if``, ``dsr_lif`` (DSR): subtraction reset, fire at alpha V_th, trainable V_th, DSR or
   surrogate backward (own)
 """
-

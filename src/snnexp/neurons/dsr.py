@@ -107,19 +107,30 @@ def _time_weights(T: int, decay: float, like: torch.Tensor) -> torch.Tensor:
 class DSRNode(base.MemoryModule):
     """DSR IF (``tau=None``) or LIF neuron; see the module docstring."""
 
-    def __init__(self, surrogate: nn.Module, *, v_threshold: float, alpha: float,
-                 tau: float | None = None, delta_t: float | None = None,
-                 train_v_threshold: bool = True, v_threshold_lower_bound: float = 0.01,
-                 v_threshold_grad_scale: float = 1.0, grad: str = "dsr",
-                 detach_reset: bool = True):
+    def __init__(
+        self,
+        surrogate: nn.Module,
+        *,
+        v_threshold: float,
+        alpha: float,
+        tau: float | None = None,  # None: IF
+        delta_t: float | None = None,
+        train_v_threshold: bool,
+        v_threshold_lower_bound: float,
+        v_threshold_grad_scale: float,
+        grad: str,
+        detach_reset: bool,
+    ):
         super().__init__()
         if grad not in GRAD_MODES:
             raise ConfigError(f"neuron: grad={grad!r}; choose one of {', '.join(GRAD_MODES)}")
         if not 0.0 < alpha <= 1.0:
             raise ConfigError(f"neuron: alpha must be in (0, 1], got {alpha}")
         if v_threshold_lower_bound <= 0 or v_threshold < v_threshold_lower_bound:
-            raise ConfigError(f"neuron: need 0 < v_threshold_lower_bound <= v_threshold "
-                              f"(got {v_threshold_lower_bound}, {v_threshold})")
+            raise ConfigError(
+                f"neuron: need 0 < v_threshold_lower_bound <= v_threshold "
+                f"(got {v_threshold_lower_bound}, {v_threshold})"
+            )
         self.is_lif = tau is not None
         if self.is_lif:
             if delta_t is None or not 0.0 < delta_t < tau:
@@ -188,8 +199,17 @@ class DSRNode(base.MemoryModule):
         if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
             v = torch.zeros_like(x_seq[0])
         if self.grad == "dsr":
-            out, v = _DSRFunction.apply(x_seq, v_th, v.detach(), self.decay, self.gain,
-                                        self.out_scale, self.alpha, self.slope, self.grad_scale)
+            out, v = _DSRFunction.apply(
+                x_seq,
+                v_th,
+                v.detach(),
+                self.decay,
+                self.gain,
+                self.out_scale,
+                self.alpha,
+                self.slope,
+                self.grad_scale,
+            )
         else:
             outs = []
             for t in range(x_seq.shape[0]):
@@ -206,30 +226,63 @@ class DSRNode(base.MemoryModule):
 
     def extra_repr(self) -> str:
         kind = f"LIF, tau={self.tau}, dt={self.delta_t}" if self.is_lif else "IF"
-        return (f"{kind}, v_threshold={float(self.v_threshold.detach()):.4g}, alpha={self.alpha}, "
-                f"lower_bound={self.lower_bound}, grad={self.grad}")
+        return (
+            f"{kind}, v_threshold={float(self.v_threshold.detach()):.4g}, alpha={self.alpha}, "
+            f"lower_bound={self.lower_bound}, grad={self.grad}"
+        )
 
 
-@NEURONS.register("dsr_if", paper="DSR",
-                  help="IF, subtraction reset, fire at 0.5 V_th, trainable V_th (init 6) (DSR)")
-def dsr_if(surrogate, v_threshold: float = 6.0, alpha: float = 0.5,
-           train_v_threshold: bool = True, v_threshold_lower_bound: float = 0.01,
-           v_threshold_grad_scale: float = 1.0, grad: str = "dsr", detach_reset: bool = True):
-    return DSRNode(surrogate, v_threshold=v_threshold, alpha=alpha,
-                   train_v_threshold=train_v_threshold,
-                   v_threshold_lower_bound=v_threshold_lower_bound,
-                   v_threshold_grad_scale=v_threshold_grad_scale, grad=grad,
-                   detach_reset=detach_reset)
+@NEURONS.register(
+    "dsr_if", paper="DSR", help="IF, subtraction reset, fire at 0.5 V_th, trainable V_th (init 6) (DSR)"
+)
+def dsr_if(
+    surrogate,
+    *,
+    v_threshold: float,
+    alpha: float,
+    train_v_threshold: bool,
+    v_threshold_lower_bound: float,
+    v_threshold_grad_scale: float,
+    grad: str,
+    detach_reset: bool,
+):
+    return DSRNode(
+        surrogate,
+        v_threshold=v_threshold,
+        alpha=alpha,
+        train_v_threshold=train_v_threshold,
+        v_threshold_lower_bound=v_threshold_lower_bound,
+        v_threshold_grad_scale=v_threshold_grad_scale,
+        grad=grad,
+        detach_reset=detach_reset,
+    )
 
 
-@NEURONS.register("dsr_lif", paper="DSR",
-                  help="LIF lambda=exp(-dt/tau), subtraction reset, fire at alpha V_th (DSR)")
-def dsr_lif(surrogate, v_threshold: float = 0.3, tau: float = 1.0, delta_t: float = 0.05,
-            alpha: float = 0.3, train_v_threshold: bool = True,
-            v_threshold_lower_bound: float = 0.0005, v_threshold_grad_scale: float = 0.0025,
-            grad: str = "dsr", detach_reset: bool = True):
-    return DSRNode(surrogate, v_threshold=v_threshold, alpha=alpha, tau=tau, delta_t=delta_t,
-                   train_v_threshold=train_v_threshold,
-                   v_threshold_lower_bound=v_threshold_lower_bound,
-                   v_threshold_grad_scale=v_threshold_grad_scale, grad=grad,
-                   detach_reset=detach_reset)
+@NEURONS.register(
+    "dsr_lif", paper="DSR", help="LIF lambda=exp(-dt/tau), subtraction reset, fire at alpha V_th (DSR)"
+)
+def dsr_lif(
+    surrogate,
+    *,
+    v_threshold: float,
+    tau: float,
+    delta_t: float,
+    alpha: float,
+    train_v_threshold: bool,
+    v_threshold_lower_bound: float,
+    v_threshold_grad_scale: float,
+    grad: str,
+    detach_reset: bool,
+):
+    return DSRNode(
+        surrogate,
+        v_threshold=v_threshold,
+        alpha=alpha,
+        tau=tau,
+        delta_t=delta_t,
+        train_v_threshold=train_v_threshold,
+        v_threshold_lower_bound=v_threshold_lower_bound,
+        v_threshold_grad_scale=v_threshold_grad_scale,
+        grad=grad,
+        detach_reset=detach_reset,
+    )

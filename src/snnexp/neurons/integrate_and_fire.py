@@ -8,9 +8,13 @@ from snnexp.registry import NEURONS
 
 
 @NEURONS.register("if", paper="SEW", help="IF: V_th=1, hard reset to 0, reset detached (SEW ImageNet)")
-def if_node(surrogate, v_threshold: float = 1.0, v_reset: float | None = 0.0,
-            detach_reset: bool = True):
+def if_node(surrogate, *, v_threshold: float, v_reset: float | None, detach_reset: bool):
     # spikingjelly's IFNode fires at H >= V_th (heaviside(H - V_th) with heaviside(0) = 1) and
     # v_reset=None switches to soft reset; both as the papers define them.
-    return sj_neuron.IFNode(v_threshold=v_threshold, v_reset=v_reset, surrogate_function=surrogate,
-                            detach_reset=detach_reset, step_mode="m")
+    return sj_neuron.IFNode(
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        surrogate_function=surrogate,
+        detach_reset=detach_reset,
+        step_mode="m",
+    )

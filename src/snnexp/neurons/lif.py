@@ -29,8 +29,10 @@ def share_parameter(node, name: str, store: dict[str, Any] | None, key: str):
     """Make ``node.<name>`` the model-wide parameter ``store[key]`` (the first layer built
     creates it). ``store`` is ``Parts.shared``: one dict per model build."""
     if store is None:
-        raise ConfigError("neuron shared=true needs the model to be built through Parts "
-                          "(parts.neuron()), which keeps the shared parameter")
+        raise ConfigError(
+            "neuron shared=true needs the model to be built through Parts "
+            "(parts.neuron()), which keeps the shared parameter"
+        )
     if key in store:
         setattr(node, name, store[key])
     else:
@@ -38,49 +40,87 @@ def share_parameter(node, name: str, store: dict[str, Any] | None, key: str):
     return node
 
 
-@NEURONS.register("lif", paper="SEW",
-                  help="LIF (SEW Eq. 5): tau=2, decay_input, fire at H >= V_th, hard reset to 0")
-def lif(surrogate, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
-        v_reset: float | None = 0.0, detach_reset: bool = True):
+@NEURONS.register(
+    "lif", paper="SEW", help="LIF (SEW Eq. 5): tau=2, decay_input, fire at H >= V_th, hard reset to 0"
+)
+def lif(
+    surrogate, *, tau: float, decay_input: bool, v_threshold: float, v_reset: float | None, detach_reset: bool
+):
     if float(tau) <= 1.0:
         raise ConfigError(f"neuron lif: tau must be > 1 (got {tau})")
     # spikingjelly's LIFNode is SEW Eq. 5 (+ Eq. 2-3: heaviside(H - V_th) with heaviside(0) = 1).
-    return sj_neuron.LIFNode(tau=float(tau), decay_input=decay_input, v_threshold=float(v_threshold),
-                             v_reset=_reset(v_reset), surrogate_function=surrogate,
-                             detach_reset=detach_reset, step_mode="m")
+    return sj_neuron.LIFNode(
+        tau=float(tau),
+        decay_input=decay_input,
+        v_threshold=float(v_threshold),
+        v_reset=_reset(v_reset),
+        surrogate_function=surrogate,
+        detach_reset=detach_reset,
+        step_mode="m",
+    )
 
 
-@NEURONS.register("plif", paper="SEW",
-                  help="PLIF: learnable tau (init 2), hard reset; shared=true: one tau per model")
-def plif(surrogate, init_tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
-         v_reset: float | None = 0.0, detach_reset: bool = True, shared: bool = False,
-         shared_store: dict | None = None):
+@NEURONS.register(
+    "plif", paper="SEW", help="PLIF: learnable tau (init 2), hard reset; shared=true: one tau per model"
+)
+def plif(
+    surrogate,
+    *,
+    init_tau: float,
+    decay_input: bool,
+    v_threshold: float,
+    v_reset: float | None,
+    detach_reset: bool,
+    shared: bool,
+    shared_store: dict | None = None,
+):
     if float(init_tau) <= 1.0:
         raise ConfigError(f"neuron plif: init_tau must be > 1 (got {init_tau})")
-    node = sj_neuron.ParametricLIFNode(init_tau=float(init_tau), decay_input=decay_input,
-                                       v_threshold=float(v_threshold), v_reset=_reset(v_reset),
-                                       surrogate_function=surrogate, detach_reset=detach_reset,
-                                       step_mode="m")
+    node = sj_neuron.ParametricLIFNode(
+        init_tau=float(init_tau),
+        decay_input=decay_input,
+        v_threshold=float(v_threshold),
+        v_reset=_reset(v_reset),
+        surrogate_function=surrogate,
+        detach_reset=detach_reset,
+        step_mode="m",
+    )
     if shared:
         key = f"plif.w(init_tau={float(init_tau)})"
         share_parameter(node, "w", shared_store, key)
     return node
 
 
-@NEURONS.register("keys_lif", paper="KEYS",
-                  help="LIF u = lambda u + I, lambda=0.874 (or learned), fire u >= 1, soft reset")
-def keys_lif(surrogate, leak: float = 0.874, learn_leak: bool = False, shared: bool = False,
-             v_threshold: float = 1.0, detach_reset: bool = True,
-             shared_store: dict | None = None):
+@NEURONS.register(
+    "keys_lif", paper="KEYS", help="LIF u = lambda u + I, lambda=0.874 (or learned), fire u >= 1, soft reset"
+)
+def keys_lif(
+    surrogate,
+    *,
+    leak: float,
+    learn_leak: bool,
+    shared: bool,
+    v_threshold: float,
+    detach_reset: bool,
+    shared_store: dict | None = None,
+):
     if not 0.0 < float(leak) < 1.0:
         raise ConfigError(f"neuron keys_lif: leak (lambda) must be in (0, 1), got {leak}")
     tau = 1.0 / (1.0 - float(leak))  # lambda = 1 - 1/tau
-    common = dict(decay_input=False, v_threshold=float(v_threshold), v_reset=None,
-                  surrogate_function=surrogate, detach_reset=detach_reset, step_mode="m")
+    common = dict(
+        decay_input=False,
+        v_threshold=float(v_threshold),
+        v_reset=None,
+        surrogate_function=surrogate,
+        detach_reset=detach_reset,
+        step_mode="m",
+    )
     if not learn_leak:
         if shared:
-            raise ConfigError("neuron keys_lif: shared=true needs learn_leak=true "
-                              "(a fixed leak is the same in every layer anyway)")
+            raise ConfigError(
+                "neuron keys_lif: shared=true needs learn_leak=true "
+                "(a fixed leak is the same in every layer anyway)"
+            )
         return sj_neuron.LIFNode(tau=tau, **common)
     node = sj_neuron.ParametricLIFNode(init_tau=tau, **common)  # lambda = 1 - sigmoid(w)
     if shared:

@@ -19,10 +19,14 @@ from snnexp.registry import NEURONS
 
 
 class TDBNLIFNode(SimpleBaseNode):
-    def __init__(self, surrogate, tau_decay: float = 0.25, v_threshold: float = 1.0,
-                 detach_reset: bool = False, strict: bool = True):
-        super().__init__(v_threshold=float(v_threshold), v_reset=0.0, surrogate_function=surrogate,
-                         detach_reset=detach_reset, step_mode="m")
+    def __init__(self, surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
+        super().__init__(
+            v_threshold=float(v_threshold),
+            v_reset=0.0,
+            surrogate_function=surrogate,
+            detach_reset=detach_reset,
+            step_mode="m",
+        )
         self.tau_decay = float(tau_decay)
         self.strict = strict
 
@@ -38,15 +42,20 @@ class TDBNLIFNode(SimpleBaseNode):
         return spike
 
     def extra_repr(self) -> str:
-        return (f"tau_decay={self.tau_decay}, v_threshold={self.v_threshold}, strict={self.strict}, "
-                f"detach_reset={self.detach_reset}")
+        return (
+            f"tau_decay={self.tau_decay}, v_threshold={self.v_threshold}, strict={self.strict}, "
+            f"detach_reset={self.detach_reset}"
+        )
 
 
-@NEURONS.register("tdbn_lif", paper="TDBN",
-                  help="LIF u = 0.25 u (1 - o) + x, fire u > V_th (strict), hard reset (TDBN Eq. 2-3)")
-def tdbn_lif(surrogate, tau_decay: float = 0.25, v_threshold: float = 1.0,
-             detach_reset: bool = False, strict: bool = True):
+@NEURONS.register(
+    "tdbn_lif",
+    paper="TDBN",
+    help="LIF u = 0.25 u (1 - o) + x, fire u > V_th (strict), hard reset (TDBN Eq. 2-3)",
+)
+def tdbn_lif(surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
     if not 0.0 <= float(tau_decay) < 1.0:
         raise ConfigError(f"neuron tdbn_lif: tau_decay must be in [0, 1), got {tau_decay}")
-    return TDBNLIFNode(surrogate, tau_decay=tau_decay, v_threshold=v_threshold,
-                       detach_reset=detach_reset, strict=strict)
+    return TDBNLIFNode(
+        surrogate, tau_decay=tau_decay, v_threshold=v_threshold, detach_reset=detach_reset, strict=strict
+    )

@@ -10,7 +10,6 @@ _BN = {1: layer.BatchNorm1d, 2: layer.BatchNorm2d, 3: layer.BatchNorm3d}
 
 
 @NORMS.register("bn", paper="SEW", help="BatchNorm over T*B*H*W (statistics shared by all steps)")
-def bn(channels: int, *, residual: bool = False, v_threshold: float = 1.0, T: int = 1, dims: int = 2,
-       eps: float = 1e-5, momentum: float = 0.1):
+def bn(channels: int, *, residual: bool, v_threshold: float, T: int, dims: int, eps: float, momentum: float):
     del residual, v_threshold, T  # plain BN has no threshold-dependent scale
     return _BN[dims](channels, eps=eps, momentum=momentum, step_mode="m")

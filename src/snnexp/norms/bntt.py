@@ -21,12 +21,10 @@ _BN = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3
 class BNTT(nn.Module):
     per_step = True  # models must not run a shared stem once and repeat it (SpikingNet.stem_once)
 
-    def __init__(self, num_features: int, T: int, *, dims: int = 2, eps: float = 1e-4,
-                 momentum: float = 0.1, bias: bool = False):
+    def __init__(self, num_features: int, T: int, *, dims: int, eps: float, momentum: float, bias: bool):
         super().__init__()
         self.T, self.dims, self.num_features = T, dims, num_features
-        self.bn_list = nn.ModuleList(_BN[dims](num_features, eps=eps, momentum=momentum)
-                                     for _ in range(T))
+        self.bn_list = nn.ModuleList(_BN[dims](num_features, eps=eps, momentum=momentum) for _ in range(T))
         if not bias:
             for bn in self.bn_list:
                 bn.bias = None  # KEYS/BNTT: weight (gamma_t) only
@@ -41,9 +39,19 @@ class BNTT(nn.Module):
         return f"{self.num_features}, T={self.T}"
 
 
-@NORMS.register("bntt", paper="KEYS",
-                help="BNTT: one BN per time step, weight only, no bias (KEYS, Kim & Panda)")
-def bntt(channels: int, *, residual: bool = False, v_threshold: float = 1.0, T: int = 1,
-         dims: int = 2, eps: float = 1e-4, momentum: float = 0.1, bias: bool = False):
+@NORMS.register(
+    "bntt", paper="KEYS", help="BNTT: one BN per time step, weight only, no bias (KEYS, Kim & Panda)"
+)
+def bntt(
+    channels: int,
+    *,
+    residual: bool,
+    v_threshold: float,
+    T: int,
+    dims: int,
+    eps: float,
+    momentum: float,
+    bias: bool,
+):
     del residual, v_threshold
     return BNTT(channels, T, dims=dims, eps=eps, momentum=momentum, bias=bias)

@@ -29,10 +29,17 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
 
     per_step = False  # one set of statistics for all steps
 
-    def __init__(self, num_features: int, *, alpha: float = 1.0, v_threshold: float = 1.0,
-                 dims: int = 2, eps: float = 1e-5, momentum: float | None = 0.1):
-        super().__init__(num_features, eps=eps, momentum=momentum, affine=True,
-                         track_running_stats=True)
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        alpha: float,
+        v_threshold: float,
+        dims: int = 2,
+        eps: float = 1e-5,  # PyTorch's BN defaults (not paper values)
+        momentum: float | None = 0.1,
+    ):
+        super().__init__(num_features, eps=eps, momentum=momentum, affine=True, track_running_stats=True)
         self.dims = dims
         self.alpha = float(alpha)
         self.v_threshold = float(v_threshold)
@@ -44,8 +51,10 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
     def _check_input_dim(self, x: torch.Tensor) -> None:
         ok = (3, 4) if self.dims <= 1 else (self.dims + 3,)  # dims 0/1: [T, B, C] or [T, B, C, L]
         if x.dim() not in ok:
-            raise ValueError(f"tdBN(dims={self.dims}) expects a [T, B, C, ...] input with "
-                             f"{' or '.join(map(str, ok))} dims, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"tdBN(dims={self.dims}) expects a [T, B, C, ...] input with "
+                f"{' or '.join(map(str, ok))} dims, got shape {tuple(x.shape)}"
+            )
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         self._check_input_dim(x_seq)
@@ -60,11 +69,21 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
         if world > 1:  # TDBN trains with sync-BN across GPUs (its supplement, "Acceleration")
             from torch.nn.modules._functions import SyncBatchNorm as sync_batch_norm
 
-            y = sync_batch_norm.apply(x, weight, self.bias, self.running_mean, self.running_var,
-                                      self.eps, momentum, self.process_group or dist.group.WORLD, world)
+            y = sync_batch_norm.apply(
+                x,
+                weight,
+                self.bias,
+                self.running_mean,
+                self.running_var,
+                self.eps,
+                momentum,
+                self.process_group or dist.group.WORLD,
+                world,
+            )
         else:
-            y = F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias,
-                             self.training, momentum, self.eps)
+            y = F.batch_norm(
+                x, self.running_mean, self.running_var, weight, self.bias, self.training, momentum, self.eps
+            )
         return y.view_as(x_seq)
 
     def _sync_world_size(self, x: torch.Tensor) -> int:
@@ -80,11 +99,27 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
         return f"{self.num_features}, alpha={self.alpha}, v_threshold={self.v_threshold}, eps={self.eps}"
 
 
-@NORMS.register("tdbn", paper="TDBN",
-                help="tdBN: per channel over (T,N,H,W) to N(0, (alpha V_th)^2), alpha=1 / 1/sqrt2")
-def tdbn(channels: int, *, residual: bool = False, v_threshold: float = 1.0, T: int = 1,
-         dims: int = 2, alpha: float = 1.0, residual_alpha: float = 0.7071067811865476,
-         eps: float = 1e-5, momentum: float = 0.1):
+@NORMS.register(
+    "tdbn", paper="TDBN", help="tdBN: per channel over (T,N,H,W) to N(0, (alpha V_th)^2), alpha=1 / 1/sqrt2"
+)
+def tdbn(
+    channels: int,
+    *,
+    residual: bool,
+    v_threshold: float,
+    T: int,
+    dims: int,
+    alpha: float,
+    residual_alpha: float,
+    eps: float,
+    momentum: float,
+):
     del T
-    return ThresholdDependentBN(channels, alpha=residual_alpha if residual else alpha,
-                                v_threshold=v_threshold, dims=dims, eps=eps, momentum=momentum)
+    return ThresholdDependentBN(
+        channels,
+        alpha=residual_alpha if residual else alpha,
+        v_threshold=v_threshold,
+        dims=dims,
+        eps=eps,
+        momentum=momentum,
+    )
