@@ -32,7 +32,7 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
     p = run_cli("eval", f"ckpt={fold['out']}", "--json", f"out={tmp_path}/f.json", cwd=tmp_path, check=True)
     assert json.loads(p.stdout[p.stdout.index("{") :])["acc1"] == metrics["last_acc1"]
 
-    p = run_cli("summary", *FAST[:6], "--json", cwd=tmp_path, check=True)
+    p = run_cli("summary", *FAST, "--json", cwd=tmp_path, check=True)
     info = json.loads(p.stdout)
     assert info["params"] == metrics["params"] and info["layers"][0]["name"] == "encoder"
     assert any(r["type"] == "IFNode" for r in info["layers"])
