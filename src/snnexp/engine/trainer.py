@@ -10,7 +10,6 @@ engine/rundir.py (refused starts, a lock naming the process that trains in it).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -28,6 +27,7 @@ from torch import nn
 from snnexp.engine import checkpoint as ck
 from snnexp.engine import resume
 from snnexp.engine.curves import plot_curves
+from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
@@ -36,33 +36,10 @@ from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
 from snnexp.engine.threads import resolve_threads
 from snnexp.errors import ConfigError, TrainingDiverged
-
-SUMMARY_COLUMNS = [
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_acc1",
-    "test_loss",
-    "test_acc1",
-    "test_acc5",
-    "best_acc1",
-    "epoch_time_s",
-]
+from snnexp.runfiles import read_metrics, write_metrics, write_summary
 
 
 # ----------------------------------------------------------------------------- setup helpers
-def pick_device(name: str, d: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device=cuda but no CUDA device is visible; allowed here: cpu, auto")
-        return torch.device("cuda", d.local_rank)
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device=mps but MPS is not available; allowed here: cpu, auto")
-    return torch.device(name)
-
-
 def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -73,11 +50,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
     else:
         torch.backends.cudnn.benchmark = True
-
-
-def to_time_major(x: torch.Tensor) -> torch.Tensor:
-    """Batched sequences come as [B, T, C, H, W]; the network wants [T, B, C, H, W]."""
-    return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
 
 
 def new_run_dir() -> Path:
@@ -259,7 +231,7 @@ class Run:
             if self.dist.is_main:
                 print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
             cleanup(self.dist)
-            return finished_metrics(self.run_dir)
+            return read_metrics(self.run_dir)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
         try:
@@ -433,26 +405,9 @@ class Run:
             "run_dir": str(self.run_dir),
         }
         if self.dist.is_main:
-            import csv
-
-            tmp = self.run_dir / ".summary.csv.tmp"
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
-                w.writeheader()
-                w.writerows(self.history)
-            os.replace(tmp, self.run_dir / "summary.csv")
-            tmp = self.run_dir / ".metrics.json.tmp"
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-            os.replace(tmp, self.run_dir / "metrics.json")
+            write_summary(self.run_dir, self.history)
+            write_metrics(self.run_dir, metrics)
         return metrics
-
-
-def finished_metrics(run_dir: Path) -> dict[str, Any]:
-    try:
-        m = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        m = {}
-    return m if isinstance(m, dict) else {}
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1) -> dict[str, Any]:
