@@ -20,10 +20,10 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
     p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)
     ev = json.loads(p.stdout[p.stdout.index("{") :])
     assert ev["acc1"] == metrics["last_acc1"] and ev["split"] == "test" and ev["T"] == 2
-    assert (run / "eval_test_T2.json").is_file()
+    assert (run / "eval/test_T2.json").is_file()
     # fewer time steps at inference than in training (KEYS Tables 16/17)
     p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "T=1", cwd=tmp_path, check=True)
-    assert "T=1" in p.stdout and (run / "eval_test_T1.json").is_file()
+    assert "T=1" in p.stdout and (run / "eval/test_T1.json").is_file()
 
     # fold the BNs into the convs (TDBN Eq. 9-10): same accuracy from the BN-free checkpoint
     p = run_cli("fold", f"ckpt={run}/checkpoints/last.pt", "--json", cwd=tmp_path, check=True)

@@ -183,3 +183,43 @@ def test_cli_refused_start_touches_nothing_and_failed_start_leaves_no_stub(tmp_p
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert not (tmp_path / "x").exists()
     assert os.listdir(tmp_path) == ["run"] or sorted(os.listdir(tmp_path)) == ["run"]
+
+
+# ----------------------------------------------------------------------------- eval of a checkpoint
+def test_eval_refuses_structural_overrides_and_never_overwrites(tmp_path):
+    from snnexp.config import compose
+    from snnexp.inference import load_for_inference
+
+    _, d = _train(tmp_path, "run", "trainer.epochs=1")
+    ckpt = str(d / "checkpoints/last.pt")
+    for bad in (["block=plain"], ["neuron=lif"], ["norm=none"], ["model.width=16"], ["data=digits"]):
+        cfg = compose([f"ckpt={ckpt}", *FAST, *bad], "eval")
+        with pytest.raises(CheckpointError, match=rf"{bad[0]} contradicts .* only runtime keys"):
+            load_for_inference(ckpt, cfg, bad, {"ckpt", "split", "out"})
+    ok = [
+        "T=1",
+        "split=train",
+        "trainer.batch_size=8",
+        "trainer.eval_batch_size=4",
+        "device=cpu",
+        f"data.root={tmp_path}",
+        "block=sew_add",
+    ]  # block=sew_add is what it was trained with
+    cfg = compose([f"ckpt={ckpt}", *FAST, *ok], "eval")
+    _, run_cfg, _ = load_for_inference(ckpt, cfg, ok, {"ckpt", "split", "out"})
+    assert run_cfg.T == 1 and run_cfg.trainer.eval_batch_size == 4
+
+    p = run_cli("eval", f"ckpt={ckpt}", "split=val", cwd=tmp_path)
+    assert (
+        p.returncode == 2
+        and p.stderr.strip() == "snnexp: error: split='val' is not allowed; allowed: test, train"
+    )
+    p = run_cli("eval", f"ckpt={ckpt}", "block=plain", cwd=tmp_path)
+    assert p.returncode == 2 and "block=plain contradicts" in p.stderr and p.stderr.count("\n") == 1
+    for _ in range(2):
+        assert run_cli("eval", f"ckpt={ckpt}", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in (d / "eval").iterdir()) == ["test_T2.json", "test_T2_2.json"]
+    p = run_cli("eval", f"ckpt={ckpt}", f"out={d}/eval/test_T2.json", cwd=tmp_path)
+    assert p.returncode == 2 and "already exists" in p.stderr
+    p = run_cli("eval", f"ckpt={ckpt}", f"out={d}/metrics.json/x.json", cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr

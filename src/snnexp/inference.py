@@ -42,6 +42,7 @@ def load_for_inference(
         raise CheckpointError(f"{ckpt_path} holds no config (it was not written by snnexp train or fold)")
     overrides = task_overrides() if overrides is None else overrides
     run_cfg = apply_overrides(OmegaConf.create(ckpt["config"]), cfg, overrides, own_keys)
+    check_structure(OmegaConf.create(ckpt["config"]), run_cfg, overrides, ckpt_path)
     model = build_model(run_cfg)
     if ckpt.get("folded"):  # written by `snnexp fold`: same structure with the norms folded away
         from snnexp.fold import fold_tdbn
@@ -53,4 +54,33 @@ def load_for_inference(
     return model.eval(), run_cfg, ckpt
 
 
-__all__ = ["load_for_inference"]
+# what the weights were trained as: an override that changes one of these would evaluate another
+# network with these weights (block=plain on a sew_add checkpoint loads, and reports a number)
+STRUCTURAL = ("model", "block", "neuron", "surrogate", "norm", "encoder", "method", "data")
+RUNTIME_DATA = ("data.root",)  # where the same data set lives on this machine
+
+
+def check_structure(saved: DictConfig, run_cfg: DictConfig, overrides: list[str], path) -> None:
+    """Refuse an override that contradicts the checkpoint's own config in what the network is;
+    runtime keys (T, split, batch sizes, device, threads, data.root, ...) may change."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for o in OverridesParser.create().parse_overrides(list(overrides)):
+        key = o.get_key_element().lstrip("+~")
+        if key.split(".")[0] not in STRUCTURAL or key in RUNTIME_DATA:
+            continue
+        was, now = OmegaConf.select(saved, key), OmegaConf.select(run_cfg, key)
+        if key == "data" and isinstance(was, DictConfig) and isinstance(now, DictConfig):
+            was, now = ({k: v for k, v in c.items() if k != "root"} for c in (was, now))
+        if isinstance(was, DictConfig) or isinstance(now, DictConfig):
+            was, now = (OmegaConf.to_container(c) if isinstance(c, DictConfig) else c for c in (was, now))
+        if was != now:
+            old = was.get("name", was) if isinstance(was, dict) else was
+            raise CheckpointError(
+                f"{o.input_line} contradicts {path}, which was trained with {key}={old}: the model is "
+                "rebuilt from the checkpoint's own config; only runtime keys (T, split, batch size, "
+                "device, data.root, ...) may change"
+            )
+
+
+__all__ = ["check_structure", "load_for_inference"]

@@ -16,6 +16,34 @@ FLAGS = {"--json"}
 OWN_KEYS = {"ckpt", "split", "out"}
 
 
+def default_out(ckpt: str, split: str, T: int) -> Path:
+    """``<run dir>/eval/<split>_T<T>.json``, numbered ``_2``, ``_3`` ... after the first: an eval
+    never overwrites an earlier one (another checkpoint, data.root or batch size, same split/T)."""
+    d = Path(ckpt).resolve().parent.parent / "eval"
+    for n in range(1, 10_000):
+        p = d / (f"{split}_T{T}.json" if n == 1 else f"{split}_T{T}_{n}.json")
+        if not p.exists():
+            return p
+    return d / f"{split}_T{T}_{n + 1}.json"
+
+
+def write_new(out: Path, result: dict) -> Path:
+    """Write ``out`` only if it does not exist yet (an explicit out= never replaces a file)."""
+    from snnexp.errors import UserError
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "x") as f:
+            f.write(json.dumps(result, indent=2) + "\n")
+    except FileExistsError:
+        if out.is_file():
+            raise UserError(f"out={out} already exists (an earlier eval?); pick another out=") from None
+        raise UserError(f"out={out}: a part of this path is a file, not a directory") from None
+    except OSError as e:
+        raise UserError(f"out={out}: cannot write it ({e.strerror or e})") from None
+    return out
+
+
 def task(cfg, flags: set[str]) -> None:
     import torch
 
@@ -47,13 +75,7 @@ def task(cfg, flags: set[str]) -> None:
         "acc5": m["acc5"],
         "n": m["n"],
     }
-    out = (
-        Path(cfg.out)
-        if cfg.out
-        else Path(cfg.ckpt).resolve().parent.parent / f"eval_{cfg.split}_T{int(run_cfg.T)}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_new(Path(cfg.out) if cfg.out else default_out(cfg.ckpt, cfg.split, int(run_cfg.T)), result)
     if "--json" in flags:
         print(json.dumps(result, indent=2))
     else:

@@ -83,7 +83,8 @@ class TrainConfig:
 class EvalConfig(TrainConfig):
     ckpt: str = MISSING  # path/to/last.pt (or best.pt)
     split: str = rng("test", choices=("test", "train"))
-    out: Optional[str] = None  # metrics JSON; default: <run dir>/eval/<split>_T<T>[_<n>].json
+    # the metrics JSON (never replaced); default: <run dir>/eval/<split>_T<T>[_<n>].json
+    out: Optional[str] = None
 
 
 @dataclass
