@@ -223,3 +223,25 @@ def test_eval_refuses_structural_overrides_and_never_overwrites(tmp_path):
     assert p.returncode == 2 and "already exists" in p.stderr
     p = run_cli("eval", f"ckpt={ckpt}", f"out={d}/metrics.json/x.json", cwd=tmp_path)
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_failing_joblib_job_does_not_kill_the_healthy_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    p = run_cli(
+        "train", "-m", *FAST, "trainer.epochs=1", "trainer.batch_size=1000,16", "launcher=joblib",
+        f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 2 and "snnexp: error: trainer.batch_size=1000 is larger" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert json.loads((sweep / "1/metrics.json").read_text())["status"] == "finished"
+    assert not (sweep / "0").exists()  # the failed start left no stub
+
+
+def test_wandb_online_without_network_falls_back_fast(monkeypatch):
+    import time
+
+    from snnexp.loggers import _reachable
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    t = time.time()
+    assert not _reachable() and time.time() - t < 5

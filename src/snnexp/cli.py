@@ -102,15 +102,19 @@ def run_hydra(command: str, module, args: list[str]) -> int:
 
     @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
     def app(cfg):
-        from snnexp.errors import UserError
 
         try:
             return module.task(cfg, flags)
-        except UserError as e:  # raised inside Hydra's job: one line and exit 2, not Hydra's report
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        except Exception as e:  # raised inside Hydra's job: one line and exit 2, not Hydra's report
+            msg = one_line(e)
+            if msg is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
-            print(f"snnexp: error: {e}", file=sys.stderr)
-            sys.exit(e.exit_code)
+            if _in_sweep():  # let the sweep's other jobs finish; Hydra reports this one at the end
+                from snnexp.sweepjob import SweepJobFailed
+
+                raise SweepJobFailed(f"snnexp: error: {msg} (the sweep's other jobs ran on)") from None
+            print(f"snnexp: error: {msg}", file=sys.stderr)
+            sys.exit(getattr(e, "exit_code", 2))
 
     rank = os.environ.get("RANK") or os.environ.get("SLURM_PROCID")
     if rank not in (None, "0") and int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1"))) > 1:
@@ -121,8 +125,35 @@ def run_hydra(command: str, module, args: list[str]) -> int:
         scratch = tempfile.mkdtemp(prefix=f"snnexp-rank{rank}-")
         args = [*args, f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
     sys.argv = [f"snnexp {command}", *args]
-    app()
+    try:
+        app()
+    except SystemExit as e:  # Hydra's own error exit is 1; snnexp's user errors are 2
+        raise SystemExit(2 if e.code == 1 else e.code) from None
     return 0
+
+
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def one_line(e: BaseException) -> str | None:
+    """The one-line message for an error the user can act on; None for a bug (traceback)."""
+    from snnexp.errors import UserError
+
+    if isinstance(e, UserError):
+        return str(e)
+    if isinstance(e, OSError):
+        where = f": {e.filename}" if e.filename else ""
+        return f"{e.strerror or e}{where}"
+    text = str(e)
+    if isinstance(e, MemoryError) or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+    ):
+        return "out of memory; lower trainer.batch_size, T or the model's size"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(module, "CONFIG_NAME"):
             return run_hydra(command, module, args)
         return int(module.main(args) or 0)
-    except UserError as e:
+    except (UserError, OSError) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        return fail(str(e), e.exit_code)
+        return fail(one_line(e), getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except BrokenPipeError:  # `snnexp list | head`

@@ -70,12 +70,19 @@ class WandbLogger(NoLogger):
         run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
         id_file.write_text(run_id)
         group = lg.group or _sweep_group(run_dir) or cfg.get("experiment_name")
-        settings = wandb.Settings(init_timeout=60, silent=True, console="off")
+        settings = wandb.Settings(init_timeout=ONLINE_INIT_TIMEOUT_S, silent=True, console="off")
+        mode = lg.mode
+        if mode == "online" and not _reachable():
+            print(
+                "snnexp: wandb server unreachable; logging offline (sync later with `wandb sync`)",
+                file=sys.stderr,
+            )
+            mode = "offline"
         try:
             self.run = wandb.init(
                 project=lg.project,
                 entity=lg.entity,
-                mode=lg.mode,
+                mode=mode,
                 dir=str(run_dir),
                 config=resolved,
                 group=group,
@@ -87,7 +94,7 @@ class WandbLogger(NoLogger):
                 reinit="finish_previous",
             )
         except Exception as e:  # no network, bad key...: never lose the training run for this
-            if lg.mode != "online":
+            if mode != "online":
                 raise
             print(
                 f"snnexp: wandb online init failed ({str(e).splitlines()[0][:120]}); "
@@ -116,6 +123,27 @@ class WandbLogger(NoLogger):
             for k, v in summary.items():
                 self.run.summary[k] = v
         self.run.finish()
+
+
+# W&B waits 90 s by default before giving up on the server; a run must not sit that long before
+# its first step: check the connection first (a few seconds), then give init a short budget
+ONLINE_INIT_TIMEOUT_S = 20
+PROBE_TIMEOUT_S = 3.0
+
+
+def _reachable() -> bool:
+    """Can a TCP connection to the W&B server (WANDB_BASE_URL, default api.wandb.ai) be opened?"""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "api.wandb.ai", port), timeout=PROBE_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
 
 
 def _sweep_group(run_dir: Path) -> str | None:
