@@ -20,7 +20,7 @@ CASES = [
     (["train", "neuron.tua=2"], "unknown config key 'neuron.tua'"),
     (["train", "+neuron.tua=2", "trainer.epochs=1"], "neuron 'if' has no parameter 'tua'"),
     (["train", "model=sew_7bnet"], "sew_7bnet: 7 max-pools halve a 8px input"),
-    (["train", *FAST, "optim=sgd", "optim.lr=inf"], "loss is nan"),
+    (["train", *FAST, "optim=sgd", "optim.lr=inf"], "optim.lr=inf is out of range"),
     (["trian"], "unknown command 'trian'; did you mean 'train'?"),
     (["eval", "ckpt=/nonexistent.pt"], "checkpoint /nonexistent.pt does not exist"),
     (["train", "resume=/nonexistent.pt", *FAST], "resume=/nonexistent.pt: no such checkpoint file"),

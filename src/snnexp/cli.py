@@ -50,14 +50,26 @@ def _validate(module, args: list[str]) -> bool:
     from hydra._internal.utils import get_args_parser
 
     from snnexp.config import compose
+    from snnexp.errors import ConfigError
 
     parsed, _ = get_args_parser().parse_known_args(args)
-    if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
+    if parsed.help or parsed.hydra_help or parsed.shell_completion:
         return True
+    if parsed.config_dir and not os.path.isdir(parsed.config_dir):
+        raise ConfigError(f"--config-dir {parsed.config_dir}: no such directory")
     extra = [f"hydra.searchpath=[file://{os.path.abspath(parsed.config_dir)}]"] if parsed.config_dir else []
     name = parsed.config_name or module.CONFIG_NAME
     variants = _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]
     cfg = [compose([*extra, *overrides], name) for overrides in variants][0]
+    if parsed.cfg or parsed.info:  # prints the config: nothing is started
+        return True
+    if "launcher=slurm" in parsed.overrides and parsed.multirun:
+        import shutil
+
+        if not shutil.which("srun"):
+            raise ConfigError(
+                "launcher=slurm needs SLURM (no srun on PATH); run it on the cluster, or use launcher=joblib"
+            )
     precheck = getattr(module, "precheck", None)
     return precheck(cfg, list(parsed.overrides), bool(parsed.multirun)) if precheck else True
 
@@ -97,17 +109,19 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     positional = getattr(module, "POSITIONAL", None)
     if positional and args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"{positional}={args[0]}"] + args[1:]
-    if os.environ.get("HYDRA_FULL_ERROR") != "1" and not _validate(module, args):
+    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if not full and not _validate(module, args):
         return 0
 
     @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
     def app(cfg):
 
+        _quiet_third_party("--json" in flags)
         try:
             return module.task(cfg, flags)
         except Exception as e:  # raised inside Hydra's job: one line and exit 2, not Hydra's report
             msg = one_line(e)
-            if msg is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            if msg is None or os.environ.get("SNNEXP_FULL_ERROR") == "1":
                 raise
             if _in_sweep():  # let the sweep's other jobs finish; Hydra reports this one at the end
                 from snnexp.sweepjob import SweepJobFailed
@@ -125,11 +139,43 @@ def run_hydra(command: str, module, args: list[str]) -> int:
         scratch = tempfile.mkdtemp(prefix=f"snnexp-rank{rank}-")
         args = [*args, f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
     sys.argv = [f"snnexp {command}", *args]
+    # Hydra reports an error of its own (a run dir it cannot create, a launcher that cannot start)
+    # as a stack trace; with HYDRA_FULL_ERROR=1 it raises instead, and it becomes one line here.
+    # SNNEXP_FULL_ERROR carries the user's own choice into the job (and joblib's workers).
+    os.environ["SNNEXP_FULL_ERROR"] = "1" if full else "0"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
     except SystemExit as e:  # Hydra's own error exit is 1; snnexp's user errors are 2
         raise SystemExit(2 if e.code == 1 else e.code) from None
+    except Exception as e:
+        from hydra.errors import HydraException
+
+        from snnexp.config.compose import translate_error
+        from snnexp.sweepjob import SweepJobFailed
+
+        if full:
+            raise
+        if isinstance(e, SweepJobFailed):
+            print(str(e), file=sys.stderr)
+            return 2
+        msg = one_line(e) or (str(translate_error(e, args)) if isinstance(e, HydraException) else None)
+        if msg is None:
+            raise
+        return fail(msg)
     return 0
+
+
+def _quiet_third_party(json_only: bool) -> None:
+    """Hydra's job logging sends INFO to stdout for the read-only commands; a library's INFO line
+    (matplotlib's "generated new fontManager" on a fresh machine) must not end up in front of
+    ``--json`` output, nor in the console at all."""
+    import logging
+
+    for name in ("matplotlib", "PIL", "urllib3", "wandb"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if json_only:  # stdout is for the JSON document alone
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 def _in_sweep() -> bool:
@@ -149,6 +195,11 @@ def one_line(e: BaseException) -> str | None:
         where = f": {e.filename}" if e.filename else ""
         return f"{e.strerror or e}{where}"
     text = str(e)
+    if "Original Traceback" in text:  # a user error re-raised from a DataLoader worker: its last line
+        last = [ln for ln in text.splitlines() if ln.strip()][-1]
+        return last.split(": ", 1)[-1] if last.startswith("snnexp.errors.") else None
+    if isinstance(e, RuntimeError) and "without overflow" in text:
+        return f"{text.splitlines()[0]} (a value past float range: lower optim.lr?)"
     if isinstance(e, MemoryError) or (
         isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
     ):

@@ -9,19 +9,23 @@ CONFIG_NAME = "train"
 
 def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
     """Before Hydra writes ``.hydra/`` into the run directory: refuse a start that would overwrite
-    or retrain a run, and leave a finished run untouched. False: nothing to do (already finished)."""
+    or retrain a run, or whose directory cannot be made, and leave a finished run untouched.
+    False: nothing to do (already finished)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from snnexp.engine.rundir import check_start
+    from snnexp.engine.rundir import check_start, check_writable
 
+    given = {
+        o.get_key_element(): o.value() for o in OverridesParser.create().parse_overrides(list(overrides))
+    }
     if multirun:  # a sweep's job dirs are new; the engine checks each one
+        check_writable(given.get("hydra.sweep.dir") or "outputs", "hydra.sweep.dir")
         return True
-    run_dir = None
-    for o in OverridesParser.create().parse_overrides(list(overrides)):
-        if o.get_key_element() == "hydra.run.dir":
-            run_dir = o.value()
+    run_dir = given.get("hydra.run.dir")
     if run_dir is None:  # the default run dir has a timestamp and a per-process id: always new
+        check_writable("outputs", "hydra.run.dir")
         return True
+    check_writable(run_dir, "hydra.run.dir")
     start = check_start(run_dir, cfg.resume, int(cfg.trainer.epochs))
     if start.finished:
         print(

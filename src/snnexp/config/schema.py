@@ -134,7 +134,7 @@ class TrainerConfig:
 @dataclass
 class OptimConfig:
     name: str = MISSING  # an OPTIMIZERS entry (conf/optim/<name>.yaml)
-    lr: float = rng(0.1, gt=0.0)
+    lr: float = rng(0.1, gt=0.0, le=1000.0)  # the bound only catches typos (lr=1e38 overflowed Adam)
     momentum: float = rng(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
     weight_decay: float = rng(0.0, ge=0.0)

@@ -71,7 +71,48 @@ def _missing(name: str, root: Path, layout: str) -> DataError:
     )
 
 
+class CifarBatches(Dataset):
+    """CIFAR-10/100 from the python batches, read by the restricted unpickler (data/safe_pickle.py):
+    images [N, 32, 32, 3] uint8 as torchvision's CIFAR10 holds them, the same PIL transform path."""
+
+    def __init__(self, files: list[Path], label_key: str, transform):
+        from snnexp.data.safe_pickle import load_batch
+
+        xs, ys = [], []
+        for f in files:
+            entry = load_batch(f)
+            data = entry.get("data") if isinstance(entry, dict) else None
+            labels = entry.get(label_key) if isinstance(entry, dict) else None
+            if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 or labels is None:
+                raise DataError(f"{f} is not a CIFAR batch (no 'data' [N, 3072] array and '{label_key}')")
+            if len(labels) != len(data):
+                raise DataError(f"{f}: {len(data)} images but {len(labels)} labels")
+            xs.append(data.astype(np.uint8, copy=False))
+            ys.extend(int(v) for v in labels)
+        self.data = np.concatenate(xs).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        self.targets, self.transform = ys, transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[i])), self.targets[i]
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
+    """``cls``: torchvision's class, only for its list of file names and md5 sums."""
     import torchvision.transforms as T
 
     d = cfg.data
@@ -82,26 +123,18 @@ def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
     tf = [T.ToTensor()] + ([T.Normalize(mean, std)] if d.normalize else [])
     if split == "train" and d.augment:
         tf = [T.RandomCrop(32, padding=int(d.crop_padding)), T.RandomHorizontalFlip()] + tf
-    if not d.get("verify_md5", True):
-        # torchvision checks the md5 of the official batches; a subset or re-packed copy (and the
-        # tests' tiny batches) only needs the files present.
-        # check_integrity(path, md5=None) only tests that the file exists.
-        cls = type(
-            cls.__name__,
-            (cls,),
-            {
-                "train_list": [[n, None] for n, _ in cls.train_list],
-                "test_list": [[n, None] for n, _ in cls.test_list],
-                "meta": {**cls.meta, "md5": None},
-            },
-        )
-    try:
-        return cls(str(root), train=split == "train", transform=T.Compose(tf), download=False)
-    except RuntimeError as e:  # torchvision's integrity check
-        raise DataError(
-            f"{d.name} under {root} is incomplete or corrupt ({e}); re-extract it, or set "
-            "data.verify_md5=false for a non-official copy"
-        ) from None
+    files = cls.train_list if split == "train" else cls.test_list
+    for name, md5 in files:
+        p = root / folder / name
+        # the md5 of the official batches; a subset or re-packed copy (and the tests' tiny
+        # batches) needs data.verify_md5=false, and is then only read by the safe unpickler
+        if not p.is_file() or (d.get("verify_md5", True) and _md5(p) != md5):
+            raise DataError(
+                f"{d.name} under {root} is incomplete or corrupt ({p.name} missing or not the official "
+                "file); re-extract it, or set data.verify_md5=false for a non-official copy"
+            )
+    label_key = "labels" if d.name == "cifar10" else "fine_labels"
+    return CifarBatches([root / folder / n for n, _ in files], label_key, T.Compose(tf))
 
 
 @DATASETS.register("cifar10", help="CIFAR-10 from torchvision's python batches (user-provided)")
@@ -116,6 +149,18 @@ def cifar100(cfg: DictConfig, split: str) -> Dataset:
     from torchvision.datasets import CIFAR100
 
     return _cifar(cfg, split, CIFAR100, "cifar-100-python")
+
+
+def load_rgb(path: str):
+    """torchvision's PIL loader, with a one-line error naming a truncated or corrupt image file."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as f:
+            img = Image.open(f)
+            return img.convert("RGB")
+    except OSError as e:  # PIL's UnidentifiedImageError and "image file is truncated" are OSErrors
+        raise DataError(f"cannot read image {path}: {str(e).splitlines()[0][:120]}") from None
 
 
 @DATASETS.register("imagenet", help="ImageNet-1k ImageFolder train/ and val/ (user-provided)")
@@ -135,7 +180,7 @@ def imagenet(cfg: DictConfig, split: str) -> Dataset:
     else:
         tf = T.Compose([T.Resize(int(d.resize)), T.CenterCrop(size), T.ToTensor(), norm])
     try:
-        ds = ImageFolder(str(sub), transform=tf)
+        ds = ImageFolder(str(sub), transform=tf, loader=load_rgb)
     except (FileNotFoundError, RuntimeError) as e:
         raise DataError(f"imagenet {split} folder {sub} holds no images: {e}") from None
     if len(ds.classes) != int(d.num_classes):

@@ -75,11 +75,24 @@ def check_start(run_dir: str | Path, resume: str | None, epochs: int) -> Start:
     return Start(p)
 
 
+def check_writable(path: str | Path, key: str) -> None:
+    """Make the directory (Hydra would next) and check a file can be created in it: one line
+    instead of Hydra's stack trace for a path under a file, in /proc, or without permission."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".snnexp-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointError(f"{key}={path}: cannot write there ({e.strerror or e})") from None
+
+
 # ------------------------------------------------------------------------------------- lock
 def _holder(run_dir: Path) -> dict | None:
     try:
         h = json.loads((run_dir / LOCK).read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError):
         return {}  # being written, or garbage: treated as stale below
@@ -161,4 +174,4 @@ def remove_stub(run_dir: str | Path) -> bool:
     return True
 
 
-__all__ = ["RunLock", "Start", "check_lock", "check_start", "remove_stub"]
+__all__ = ["RunLock", "Start", "check_lock", "check_start", "check_writable", "remove_stub"]

@@ -1,0 +1,104 @@
+"""Issue 11: errors the user can fix are one line and exit 2, never a stack trace."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import snnexp
+from conftest import FAST, run_cli
+from snnexp.data.loaders import build_dataset
+from snnexp.errors import DataError
+from test_data_images import write_cifar10
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (
+            ["train", *FAST, "hydra.run.dir={tmp}/afile/run"],
+            "hydra.run.dir={tmp}/afile/run: cannot write there",
+        ),
+        (
+            ["train", *FAST, "hydra.run.dir=/proc/snnexp-run"],
+            "hydra.run.dir=/proc/snnexp-run: cannot write there",
+        ),
+        (
+            ["train", "-m", *FAST, "hydra.sweep.dir={tmp}/afile/s"],
+            "hydra.sweep.dir={tmp}/afile/s: cannot write there",
+        ),
+        (["train", *FAST, "optim.lr=1e38"], "optim.lr=1e+38 is out of range"),
+        (["train", "-m", *FAST, "launcher=slurm"], "launcher=slurm needs SLURM"),
+        (["train", "~seed"], "~seed: a key of the schema cannot be deleted"),
+        (["train", "--cfg", "job", "model=nope"], "unknown model 'nope'; allowed: sew_7bnet"),
+        (["train", "--config-dir", "/nope"], "--config-dir /nope: no such directory"),
+        (["train", "T=100000000000"], "T=100000000000 is out of range"),
+        (["train", "data.test_fraction=2"], "data.test_fraction=2.0 is out of range"),
+        (["train", "optim.betas=[2,3]"], "optim.betas[0]=2.0 is out of range"),
+        (["train", "sched=multistep", "sched.milestones=[abc]"], "bad value for sched.milestones[0]"),
+    ],
+)
+def test_one_line_exit_2(tmp_path, args, expected):
+    (tmp_path / "afile").write_text("")
+    p = run_cli(
+        *[a.replace("{tmp}", str(tmp_path)) for a in args], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip() == "snnexp: error: " + p.stderr.strip().removeprefix("snnexp: error: ")
+    assert expected.replace("{tmp}", str(tmp_path)) in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert "\tschema" not in p.stderr and "sew_7bnet, schema" not in p.stderr  # internal options unlisted
+
+
+def test_cifar_batches_never_run_code_and_truncation_is_one_line(tmp_path):
+    write_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py/data_batch_1"
+    cfg = snnexp.compose(["data=cifar10", f"data.root={tmp_path}", "data.verify_md5=false"])
+    assert len(build_dataset(cfg, "train")) == 30
+    batch.write_bytes(batch.read_bytes()[:100])
+    with pytest.raises(DataError, match="cannot read .*data_batch_1: .*truncated or not a CIFAR batch"):
+        build_dataset(cfg, "train")
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    batch.write_bytes(pickle.dumps({"data": Evil(), "labels": [0]}))
+    with pytest.raises(DataError, match=r"refusing to load io.open \(only arrays, lists and strings\)"):
+        build_dataset(cfg, "train")
+    assert not marker.exists()
+
+
+def test_corrupt_image_in_imagefolder_is_one_line(tmp_path):
+    for split in ("train", "val"):
+        for c in ("n01", "n02"):
+            (tmp_path / split / c).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(np.full((12, 12, 3), 60 * i, np.uint8)).save(
+                    tmp_path / split / c / f"{i}.png"
+                )
+    (tmp_path / "train/n01/0.png").write_bytes(b"\x89PNG broken")
+    args = [
+        "data=imagenet",
+        f"data.root={tmp_path}",
+        "data.num_classes=2",
+        "data.image_size=8",
+        "data.resize=10",
+    ]
+    p = run_cli("train", *args, "model=sew_mini", "model.width=8", "T=1", "trainer.batch_size=2",
+                "trainer.epochs=1", "logger=none", "trainer.progress=false", f"hydra.run.dir={tmp_path}/run",
+                cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "cannot read image" in p.stderr and "0.png" in p.stderr
+
+
+def test_json_output_is_only_json(tmp_path):
+    p = run_cli("analyze", "gradients", *FAST, "--json", f"out={tmp_path}/a", cwd=tmp_path,
+                env={"MPLCONFIGDIR": str(tmp_path / "mpl")})  # fmt: skip  # a fresh font cache
+    assert p.returncode == 0, p.stderr
+    json.loads(p.stdout)
