@@ -245,3 +245,14 @@ def test_wandb_online_without_network_falls_back_fast(monkeypatch):
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     t = time.time()
     assert not _reachable() and time.time() - t < 5
+
+
+def test_python_load_and_evaluate(tmp_path):
+    m, d = _train(tmp_path, "run", "trainer.epochs=1")
+    model, cfg = snnexp.load(str(d / "checkpoints/last.pt"))
+    assert not model.training and cfg.model.name == "sew_mini"
+    assert snnexp.evaluate(model, cfg)["acc1"] == m["last_acc1"]
+    _, cfg1 = snnexp.load(str(d / "checkpoints/last.pt"), ["T=1"])
+    assert cfg1.T == 1
+    with pytest.raises(CheckpointError, match="block=plain contradicts"):
+        snnexp.load(str(d / "checkpoints/last.pt"), ["block=plain"])

@@ -7,6 +7,8 @@ Notebook / script API (the CLI is a thin layer over these)::
     model = snnexp.build_model(cfg)
     train_loader, test_loader = snnexp.build_data(cfg)
     metrics = snnexp.train(cfg)          # {'best_acc1': ..., 'last_acc1': ..., ...}
+    model, cfg = snnexp.load("outputs/runs/.../checkpoints/best.pt", ["T=2"])
+    snnexp.evaluate(model, cfg)          # {'acc1': ..., 'acc5': ..., 'loss': ..., 'n': ...}
 
 Imports are lazy so that ``snnexp --help`` and ``snnexp list`` do not pay for torch.
 """
@@ -44,10 +46,35 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> Any:
 
 
 def train(cfg: DictConfig, run_dir: str | None = None) -> dict[str, Any]:
-    """Train; returns the final metrics (written to ``<run_dir>/metrics.json`` too)."""
+    """Train; returns the final metrics (written to ``<run_dir>/metrics.json`` too). ``run_dir``
+    may not hold another run unless ``cfg.resume`` says to continue it."""
     from snnexp.engine.trainer import train as _train
 
     return _train(cfg, run_dir)
 
 
-__all__ = ["compose", "build_model", "build_data", "train", "__version__"]
+def load(
+    ckpt: str, overrides: list[str] | tuple[str, ...] = (), device: str = "cpu"
+) -> tuple[nn.Module, DictConfig]:
+    """(model in eval mode with the checkpoint's weights, the config it was built from). Runtime
+    overrides (``T=2``, ``data.root=...``, batch sizes) apply on top of the checkpoint's own config;
+    structural ones (``block=...``) that contradict it are refused, as in ``snnexp eval``."""
+    from snnexp.inference import load_for_inference
+
+    cfg = compose([f"ckpt={ckpt}", *overrides], "eval")
+    model, run_cfg, _ = load_for_inference(ckpt, cfg, list(overrides), {"ckpt", "split", "out"}, device)
+    return model, run_cfg
+
+
+def evaluate(model: nn.Module, cfg: DictConfig, split: str = "test", device: str = "cpu") -> dict[str, float]:
+    """Loss, acc1, acc5 (percent) and n of ``model`` on ``split`` ("test" or "train") of ``cfg.data``."""
+    from snnexp.inference import evaluate_split
+
+    if split not in ("test", "train"):
+        from snnexp.errors import ConfigError
+
+        raise ConfigError(f"split={split!r} is not allowed; allowed: test, train")
+    return evaluate_split(model, cfg, split, device)
+
+
+__all__ = ["compose", "build_model", "build_data", "train", "load", "evaluate", "__version__"]

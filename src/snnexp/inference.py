@@ -54,6 +54,24 @@ def load_for_inference(
     return model.eval(), run_cfg, ckpt
 
 
+def evaluate_split(model: nn.Module, run_cfg: DictConfig, split: str, device) -> dict[str, float]:
+    """Loss, acc@1, acc@5 (percent) and the sample count of ``model`` on ``split`` of ``run_cfg.data``."""
+    from snnexp.data import build_data
+    from snnexp.engine.distributed import Dist
+    from snnexp.engine.steps import StepContext, make_loss
+    from snnexp.engine.trainer import evaluate
+
+    device = torch.device(device)
+    train_loader, test_loader = build_data(run_cfg)
+    ctx = StepContext(
+        loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
+        scaler=None,
+        autocast=lambda: torch.autocast(device.type, enabled=False),
+        num_classes=int(run_cfg.data.num_classes),
+    )
+    return evaluate(model.to(device), test_loader if split == "test" else train_loader, device, ctx, Dist())
+
+
 # what the weights were trained as: an override that changes one of these would evaluate another
 # network with these weights (block=plain on a sew_add checkpoint loads, and reports a number)
 STRUCTURAL = ("model", "block", "neuron", "surrogate", "norm", "encoder", "method", "data")
@@ -83,4 +101,4 @@ def check_structure(saved: DictConfig, run_cfg: DictConfig, overrides: list[str]
             )
 
 
-__all__ = ["check_structure", "load_for_inference"]
+__all__ = ["check_structure", "evaluate_split", "load_for_inference"]

@@ -45,26 +45,12 @@ def write_new(out: Path, result: dict) -> Path:
 
 
 def task(cfg, flags: set[str]) -> None:
-    import torch
-
-    from snnexp.data import build_data
     from snnexp.engine.device import pick_device
-    from snnexp.engine.distributed import Dist
-    from snnexp.engine.steps import StepContext, make_loss
-    from snnexp.engine.trainer import evaluate
-    from snnexp.inference import load_for_inference
+    from snnexp.inference import evaluate_split, load_for_inference
 
     device = pick_device(cfg.device)
     model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, None, OWN_KEYS, device)
-    train_loader, test_loader = build_data(run_cfg)
-    loader = test_loader if cfg.split == "test" else train_loader
-    ctx = StepContext(
-        loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
-        scaler=None,
-        autocast=lambda: torch.autocast(device.type, enabled=False),
-        num_classes=int(run_cfg.data.num_classes),
-    )
-    m = evaluate(model, loader, device, ctx, Dist())
+    m = evaluate_split(model, run_cfg, cfg.split, device)
     result = {
         "ckpt": str(cfg.ckpt),
         "split": cfg.split,

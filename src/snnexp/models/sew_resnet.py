@@ -107,7 +107,10 @@ def _register(depth: int) -> None:
         init: str,
     ):
         if image_size < 32:
-            raise ValueError(f"sew_resnet{depth} downsamples by 32; data.image_size={image_size} < 32")
+            raise ValueError(
+                f"sew_resnet{depth} downsamples by 32; data.image_size={image_size} < 32: add data=imagenet "
+                "(224x224), data=cifar10, or data=synthetic data.image_size=224 to stand in for ImageNet"
+            )
         return imagenet_resnet(
             parts,
             depth,
