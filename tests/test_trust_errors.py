@@ -102,3 +102,21 @@ def test_json_output_is_only_json(tmp_path):
                 env={"MPLCONFIGDIR": str(tmp_path / "mpl")})  # fmt: skip  # a fresh font cache
     assert p.returncode == 0, p.stderr
     json.loads(p.stdout)
+
+
+@pytest.mark.parametrize(
+    "command,expected",
+    [
+        ("eval", ["ckpt", "split", "out", "--json"]),
+        ("fold", ["ckpt", "out", "--json"]),
+        ("analyze", ["what", "compare_blocks", "bn_mode", "--json"]),
+        ("summary", ["--json", "model"]),
+        ("train", ["threads", "resume", "experiment"]),
+    ],
+)
+def test_command_help_shows_its_own_keys_and_no_internal_entries(command, expected):
+    p = run_cli(command, "--help")
+    assert p.returncode == 0 and p.stdout.startswith(f"snnexp {command} ")
+    assert all(k in p.stdout for k in expected), p.stdout
+    for internal in ("schema", "run_dir", "root:", "_base"):
+        assert internal not in p.stdout, internal

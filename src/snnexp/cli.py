@@ -109,6 +109,11 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     positional = getattr(module, "POSITIONAL", None)
     if positional and args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"{positional}={args[0]}"] + args[1:]
+    if any(a in ("--help", "-h") for a in args):  # the command's own keys, not Hydra's listing of train
+        from snnexp.commands.help import render
+
+        print(render(command, module, COMMANDS[command]))
+        return 0
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     if not full and not _validate(module, args):
         return 0
