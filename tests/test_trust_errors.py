@@ -120,3 +120,14 @@ def test_command_help_shows_its_own_keys_and_no_internal_entries(command, expect
     assert all(k in p.stdout for k in expected), p.stdout
     for internal in ("schema", "run_dir", "root:", "_base"):
         assert internal not in p.stdout, internal
+
+
+def test_list_includes_the_users_config_dir(tmp_path):
+    (tmp_path / "neuron").mkdir()
+    yaml = "# my LIF (lab notes)\ndefaults: [schema, _self_]\nname: lif\n"
+    (tmp_path / "neuron/my_lif.yaml").write_text(yaml)
+    p = run_cli("list", "neurons", "--config-dir", str(tmp_path))
+    assert p.returncode == 0 and "my_lif" in p.stdout and "plif" in p.stdout
+    assert "my LIF (lab notes)" in p.stdout
+    p = run_cli("list", "--config-dir", "/nope")
+    assert p.returncode == 2 and p.stderr.strip() == "snnexp: error: --config-dir /nope: no such directory"

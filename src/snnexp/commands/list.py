@@ -42,18 +42,28 @@ def describe(path: Path) -> str:
     return ""
 
 
-def options(group: str) -> list[tuple[str, str]]:
-    root = conf_dir() / group
-    if not root.is_dir():
-        return []
-    files = sorted(p for p in root.rglob("*.yaml") if not p.name.startswith("_"))
-    return [(str(p.relative_to(root).with_suffix("")), describe(p)) for p in files]
+def options(group: str, extra_dirs: tuple[Path, ...] = ()) -> list[tuple[str, str]]:
+    """(name, description) of a group's options in the config tree and in ``extra_dirs`` (the
+    user's ``--config-dir``, searched by Hydra too; its option wins a name clash, as in Hydra)."""
+    found: dict[str, str] = {}
+    for base in (conf_dir(), *extra_dirs):
+        root = Path(base) / group
+        if root.is_dir():
+            for p in sorted(root.rglob("*.yaml")):
+                if not p.name.startswith("_"):
+                    found[str(p.relative_to(root).with_suffix(""))] = describe(p)
+    return sorted(found.items())
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="snnexp list", description=__doc__.splitlines()[0])
     ap.add_argument("groups", nargs="*", help=f"any of: {', '.join(GROUPS)} (default: all)")
+    ap.add_argument("--config-dir", "-cd", action="append", default=[], help="your own config tree too")
     args = ap.parse_args(argv)
+    extra = tuple(Path(d) for d in args.config_dir)
+    for d in extra:
+        if not d.is_dir():
+            raise UserError(f"--config-dir {d}: no such directory")
     wanted = []
     for g in args.groups:
         g = ALIASES.get(g, g)
@@ -61,7 +71,7 @@ def main(argv: list[str]) -> int:
             raise UserError(f"unknown group {g!r}; {choices_hint(g, GROUPS)}")
         wanted.append(g)
     for g in wanted or GROUPS:
-        opts = options(g)
+        opts = options(g, extra)
         print(f"{g}  ({g}=<name>)")
         w = max([len(n) for n, _ in opts] + [4])
         for name, text in opts:
