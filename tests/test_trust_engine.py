@@ -256,3 +256,14 @@ def test_python_load_and_evaluate(tmp_path):
     assert cfg1.T == 1
     with pytest.raises(CheckpointError, match="block=plain contradicts"):
         snnexp.load(str(d / "checkpoints/last.pt"), ["block=plain"])
+
+
+def test_sweep_job_dirs_say_what_varies_and_logs_hold_console_lines(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["trainer.epochs=1", "seed=0,1", "trainer.progress=true", "logger.log_every=2", "launcher=joblib"]
+    p = run_cli("train", "-m", *FAST, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(d.name for d in sweep.iterdir() if d.is_dir()) == ["seed=0", "seed=1"]
+    log = (sweep / "seed=1/snnexp.log").read_text().splitlines()
+    assert log[0].startswith("[seed=1] epoch 1/1  step 2/4  loss ")  # plain progress lines off a terminal
+    assert any(ln.startswith("[seed=1] done: best test acc1") for ln in log) and "\r" not in "".join(log)

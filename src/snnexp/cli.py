@@ -148,6 +148,7 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     # as a stack trace; with HYDRA_FULL_ERROR=1 it raises instead, and it becomes one line here.
     # SNNEXP_FULL_ERROR carries the user's own choice into the job (and joblib's workers).
     os.environ["SNNEXP_FULL_ERROR"] = "1" if full else "0"
+    os.environ["SNNEXP_SWEPT_KEYS"] = ",".join(_swept_keys(args))  # for the job dirs' names
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
@@ -181,6 +182,20 @@ def _quiet_third_party(json_only: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     if json_only:  # stdout is for the JSON document alone
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def _swept_keys(args: list[str]) -> list[str]:
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed, _ = get_args_parser().parse_known_args(args)
+    if not parsed.multirun:
+        return []
+    try:
+        overrides = OverridesParser.create().parse_overrides(list(parsed.overrides))
+    except Exception:  # reported by Hydra itself
+        return []
+    return [o.get_key_element().lstrip("+~") for o in overrides if o.is_sweep_override()]
 
 
 def _in_sweep() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 CONFIG_NAME = "train"
 
@@ -50,19 +51,23 @@ def _parallel_jobs() -> int:
 def task(cfg, flags: set[str]) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from snnexp.console import tee_to_log
     from snnexp.engine.rundir import remove_stub
     from snnexp.engine.trainer import train
     from snnexp.errors import UserError
 
     run_dir = HydraConfig.get().runtime.output_dir
+    jobs = _parallel_jobs()
+    prefix = f"[{Path(run_dir).name}] " if jobs > 1 else ""  # lines of parallel jobs interleave
     try:
-        metrics = train(cfg, run_dir, jobs=_parallel_jobs())
+        with tee_to_log(run_dir, prefix):
+            metrics = train(cfg, run_dir, jobs=jobs)
+            best, last = metrics.get("best_acc1"), metrics.get("last_acc1")
+            if best is not None:
+                print(
+                    f"done: best test acc1 {best:.2f}% (epoch {metrics['best_epoch']}), last {last:.2f}%  "
+                    f"-> {metrics['run_dir']}"
+                )
     except UserError:
         remove_stub(run_dir)  # a config or data error leaves no near-empty run directory behind
         raise
-    best, last = metrics.get("best_acc1"), metrics.get("last_acc1")
-    if best is not None:
-        print(
-            f"done: best test acc1 {best:.2f}% (epoch {metrics['best_epoch']}), last {last:.2f}%  "
-            f"-> {metrics['run_dir']}"
-        )

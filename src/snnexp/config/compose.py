@@ -36,9 +36,27 @@ def register_resolvers() -> None:
     a directory (the timestamp alone would collide)."""
     if not OmegaConf.has_resolver("uid"):
         OmegaConf.register_new_resolver("uid", lambda: _RUN_UID)
+    if not OmegaConf.has_resolver("job_label"):
+        OmegaConf.register_new_resolver("job_label", job_label)
     from snnexp.config.schema import register_schemas
 
     register_schemas()
+
+
+SWEPT_KEYS_ENV = "SNNEXP_SWEPT_KEYS"  # set by the CLI from the sweep's command line
+
+
+def job_label(num, overrides) -> str:
+    """A sweep job's directory name: what it varies (``block=sew_iand,seed=1``), from the keys the
+    command line sweeps over; the job number when nothing is swept (or the name would not fit)."""
+    keys = [k for k in os.environ.get(SWEPT_KEYS_ENV, "").split(",") if k]
+    parts = []
+    for o in list(overrides or []):
+        key, _, value = str(o).partition("=")
+        if key.lstrip("+~") in keys:
+            parts.append(f"{key.lstrip('+~')}={value}")
+    label = ",".join(parts).replace("/", "_")
+    return label if label and len(label) <= 200 else str(num)
 
 
 def group_options(group: str) -> list[str]:

@@ -31,6 +31,7 @@ from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
+from snnexp.engine.progress import train_progress
 from snnexp.engine.rundir import RunLock, Start, check_start
 from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
@@ -314,11 +315,15 @@ class Run:
         sums = self.epoch_sums
         t, every = self.cfg.trainer, int(self.cfg.logger.get("log_every", 50))
         ckpt_every = int(t.ckpt_every_steps)
-        images_per_step = int(t.batch_size)  # global batch: the bar shows img/s of the whole job
-        bar = self._bar(
-            (self.steps_per_epoch - self.step_in_epoch) * images_per_step,
-            f"epoch {self.epoch + 1}/{t.epochs}",
-        )
+        bar = None
+        if t.progress and self.dist.is_main:  # global batch: img/s of the whole job
+            bar = train_progress(
+                self.steps_per_epoch,
+                f"epoch {self.epoch + 1}/{t.epochs}",
+                every,
+                int(t.batch_size),
+                self.step_in_epoch,
+            )
         for x, y in self.train_loader:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
@@ -329,10 +334,7 @@ class Run:
             self.step += 1
             self.step_in_epoch += 1
             if bar is not None:
-                bar.update(images_per_step)
-                bar.set_postfix(
-                    loss=f"{loss.item():.3f}", lr=f"{self.opt.param_groups[0]['lr']:.3g}", refresh=False
-                )
+                bar.step(loss.item(), self.opt.param_groups[0]["lr"])
             if self.step % every == 0:  # the loss of the global batch (mean over ranks)
                 g = all_reduce_sum(loss.detach().float().clone(), self.dist) / self.dist.world_size
                 self.logger.log(
@@ -351,7 +353,7 @@ class Run:
 
     # ------------------------------------------------------------------ output
     def _bar(self, total: int, desc: str, leave: bool = True):
-        if not (self.cfg.trainer.progress and self.dist.is_main):
+        if not (self.cfg.trainer.progress and self.dist.is_main and sys.stderr.isatty()):
             return None
         from tqdm.auto import tqdm
 
