@@ -106,7 +106,7 @@ def test_gesture_labels_are_gesture_ids_not_folder_sort_order(gesture):
 def test_gesture_random_temporal_delete_in_training_only(gesture):
     root, _ = gesture
     full, _ = build("dvs_gesture", root, 8, "data.temporal_delete=false")
-    train, test = build("dvs_gesture", root, 8, "data.T_train=6")  # temporal_delete: true by default
+    train, test = build("dvs_gesture", root, 8, "data.T_train=6", "data.temporal_delete_per=sample")
     assert test[0][0].shape == (8, 2, 128, 128)
     np.random.seed(0)
     kept = set()
@@ -221,7 +221,24 @@ def test_gesture_through_the_data_loaders(gesture):
     x, y = next(iter(test))
     assert x.shape == (5, 4, 2, 128, 128)
     ds = pickle.loads(pickle.dumps(train.dataset))  # DataLoader workers get a copy
-    assert ds[0][0].shape == (3, 2, 128, 128)
+    assert ds[0][0].shape == (4, 2, 128, 128)  # the delete is the batch's (one draw per batch)
+    assert ds.batch_collate([ds[0], ds[1]])[0].shape == (2, 3, 2, 128, 128)
+
+
+def test_gesture_temporal_delete_keeps_one_set_of_frames_per_batch(gesture):
+    """The authors' released code draws the kept frames once per batch (data.temporal_delete_per)."""
+    from snnexp.data import build_data
+
+    root, _ = gesture
+    full, _ = build_data(
+        cfg_for("dvs_gesture", root, 8, "data.temporal_delete=false", "trainer.batch_size=4")
+    )
+    cut, _ = build_data(cfg_for("dvs_gesture", root, 8, "data.T_train=5", "trainer.batch_size=4"))
+    for (xf, _), (xc, _) in zip(full, cut, strict=True):  # the same samples in the same order (seed, epoch)
+        kept = [
+            [next(j for j in range(8) if torch.equal(f, xf[b, j])) for f in xc[b]] for b in range(len(xc))
+        ]
+        assert xc.shape[1] == 5 and all(k == kept[0] for k in kept) and kept[0] == sorted(kept[0])
 
 
 def test_gesture_missing_files(tmp_path):

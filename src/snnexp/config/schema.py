@@ -128,6 +128,7 @@ class TrainerConfig:
         None, ge=1
     )  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
+    drop_last: bool = True  # drop the last partial training batch of each epoch
     compile: bool = False
 
 
@@ -256,6 +257,8 @@ class DVSDataConfig(DataConfig):
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
+    # one set of kept frames per batch (the authors' released code) or per sample
+    temporal_delete_per: str = rng("batch", choices=("batch", "sample"))
     T_train: Optional[int] = rng(None, ge=1)
     cache: bool = True
     preprocess_threads: int = rng(4, ge=1)

@@ -46,7 +46,7 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[Dat
         seed=int(cfg.seed),
         rank=rank,
         world_size=world_size,
-        drop_last=True,
+        drop_last=bool(t.get("drop_last", True)),
     )
     test_sampler = EpochSampler(
         len(test_set),
@@ -56,11 +56,13 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[Dat
         world_size=world_size,
         drop_last=False,
     )
+    # a data set may transform whole batches (one temporal delete per batch, data/dvs/frames.py)
+    common_train = {**common, "collate_fn": getattr(train_set, "batch_collate", None)}
     # own generators: a DataLoader iterator otherwise draws its worker base seed from the global
     # generator, shifting every later random draw (Poisson encoding) by one per epoch and per eval;
     # the engine reseeds the train one per epoch
     train = DataLoader(
-        train_set, batch_sampler=train_sampler, generator=torch.Generator().manual_seed(0), **common
+        train_set, batch_sampler=train_sampler, generator=torch.Generator().manual_seed(0), **common_train
     )
     test = DataLoader(
         test_set, batch_sampler=test_sampler, generator=torch.Generator().manual_seed(0), **common

@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from snnexp.data.dvs.cache import Settings
 
 SENSOR_SIZE = 128  # both data sets were recorded with a 128x128 DVS
-__all__ = ["RESIZE_MODES", "SENSOR_SIZE", "DVSFrames", "FrameTransform", "Integrate", "split_dataset"]
+__all__ = [
+    "RESIZE_MODES",
+    "SENSOR_SIZE",
+    "BatchTemporalDelete",
+    "DVSFrames",
+    "FrameTransform",
+    "Integrate",
+    "split_dataset",
+]
 
 
 class FrameTransform:
@@ -49,6 +57,8 @@ class DVSFrames(Dataset):
     folder's class index ``i``. ``integrate`` (``cache: false``) turns an event dict into frames.
     ``samples`` lists ``(path, label)`` of the selected items, like DatasetFolder's.
     """
+
+    batch_collate = None  # split_dataset sets one for one temporal delete per batch
 
     def __init__(
         self,
@@ -94,9 +104,31 @@ class Integrate:
         ).astype(np.float32)
 
 
+class BatchTemporalDelete:
+    """Collate, then random temporal delete with ONE set of kept frames for the whole batch
+    [B, T, ...], as the authors' released SEW code draws it (``temporal_delete_per: batch``)."""
+
+    def __init__(self, T_train: int):
+        from spikingjelly.datasets import RandomTemporalDelete
+
+        self.T_train = T_train
+        self.delete = RandomTemporalDelete(T_remain=T_train, batch_first=True)
+
+    def __call__(self, items):
+        from torch.utils.data import default_collate
+
+        x, y = default_collate(items)
+        return (self.delete(x) if self.T_train < x.shape[1] else x), y
+
+
 def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
-    """One split of ``folder``: temporal delete in training only, resize, and integration per item
-    when the frames are not cached."""
-    tf = FrameTransform(s.T_train if s.train else None, s.size, s.resize_mode)
+    """One split of ``folder``: temporal delete in training only (per sample in the item
+    transform, or per batch in the loader's collate), resize, and integration per item when the
+    frames are not cached."""
+    per_batch = s.train and s.T_train is not None and s.delete_per == "batch"
+    tf = FrameTransform(s.T_train if s.train and not per_batch else None, s.size, s.resize_mode)
     integrate = None if s.cache else Integrate(s.split_by, s.T)
-    return DVSFrames(folder, indices, labels, tf, integrate)
+    ds = DVSFrames(folder, indices, labels, tf, integrate)
+    if per_batch:
+        ds.batch_collate = BatchTemporalDelete(s.T_train)
+    return ds
