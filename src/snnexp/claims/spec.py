@@ -60,7 +60,8 @@ def parse_claim(claim_id: str, node: dict[str, Any]) -> Claim:
     arms = [Arm(str(label), [str(o) for o in (ov or [])]) for label, ov in dict(node["arms"]).items()]
     rule = dict(node["rule"])
     if rule.get("type") not in RULES:
-        raise ConfigError(f"{where}.rule.type={rule.get('type')!r} is not allowed; allowed: {', '.join(RULES)}")
+        allowed = ", ".join(RULES)
+        raise ConfigError(f"{where}.rule.type={rule.get('type')!r} is not allowed; allowed: {allowed}")
     labels = {a.label for a in arms}
     rule["b"] = [str(b) for b in rule.get("b") or []]
     if rule.get("a") not in labels or not rule["b"] or not set(rule["b"]) <= labels:

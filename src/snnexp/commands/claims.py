@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnexp claims", description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="papers (sew) or claims (sew/depth_degradation); default: all")
     p.add_argument("--out", default="outputs/claims", help="where runs and tables go (default: %(default)s)")
-    p.add_argument("--quick", action="store_true", help="reduced runs (one seed, the claim's quick overrides)")
+    p.add_argument("--quick", action="store_true", help="reduced runs: one seed, its quick overrides")
     p.add_argument("--list", action="store_true", help="list the claims and their rules; run nothing")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return p
