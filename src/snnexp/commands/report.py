@@ -25,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--table",
         default="auto",
-        help="which table: auto (every table the runs fill), or an id such as 2, 3, 4, 5, 6, S3",
+        help="which table: auto (every paper table the runs fill, else the sweep table), sweep (varied "
+        "keys against accuracy, mean ± std over seeds), or an id such as 2, 3, 4, 5, 6, S3",
     )
     p.add_argument("--paper", default=None, help="whose tables (default: from the runs' config, else sew)")
     p.add_argument("--out", default=None, help="where to write table_<id>.md/.csv (default: the first DIR)")
@@ -33,10 +34,34 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def sweep_report(args) -> int:
+    """Any sweep: its varied keys against best/last acc@1, mean ± std over seeds."""
+    from snnexp.errors import UserError
+    from snnexp.report.runs import find_runs
+    from snnexp.report.sweep import render_markdown, sweep_table, write_sweep_table
+
+    runs = find_runs(args.dirs)
+    if not runs:
+        raise UserError(
+            f"no runs in {', '.join(args.dirs)} (a run directory has metrics.json or summary.csv)"
+        )
+    t = sweep_table(runs)
+    written = write_sweep_table(t, args.out or args.dirs[0])
+    print(json.dumps(t, indent=2, default=str) if args.json else render_markdown(t))
+    print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     from snnexp.report import make_tables, render_markdown, write_table
+    from snnexp.report.runs import find_runs
+    from snnexp.report.tables import tables_for_runs
 
     args = parser().parse_args(argv)
+    if args.table == "sweep" or (
+        args.table == "auto" and not tables_for_runs(find_runs(args.dirs), args.paper)
+    ):  # not a paper experiment: the generic sweep table
+        return sweep_report(args)
     tables = make_tables(args.dirs, table=args.table, paper=args.paper)
     out_dir = args.out or args.dirs[0]
     written = []
