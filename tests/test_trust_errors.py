@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import snnexp
-from conftest import FAST, run_cli
+from conftest import FAST, SNNEXP, run_cli
 from snnexp.data.loaders import build_dataset
 from snnexp.errors import DataError
 from test_data_images import write_cifar10
@@ -131,3 +132,23 @@ def test_list_includes_the_users_config_dir(tmp_path):
     assert "my LIF (lab notes)" in p.stdout
     p = run_cli("list", "--config-dir", "/nope")
     assert p.returncode == 2 and p.stderr.strip() == "snnexp: error: --config-dir /nope: no such directory"
+
+
+def test_shell_completion_for_commands_and_their_overrides(tmp_path):
+    p = run_cli("-sc", "install=bash")
+    assert p.returncode == 0 and "complete -o nospace -o default -F _snnexp_completion snnexp" in p.stdout
+    assert run_cli("train", "-sc", "install=bash").stdout == p.stdout  # not a command called "train"
+    script = tmp_path / "c.sh"
+    script.write_text(
+        p.stdout.replace('snnexp "${COMP_WORDS[1]}"', f'{" ".join(SNNEXP)} "${{COMP_WORDS[1]}}"')
+    )
+    words = {
+        "COMP_WORDS=(snnexp ev)": "eval",
+        "COMP_WORDS=(snnexp train model=sew_resnet1)": "model=sew_resnet18",
+    }
+    for setup, expected in words.items():
+        line = " ".join(setup[12:-1].split())
+        cmd = f'source {script}; {setup}; COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); COMP_LINE="{line}"; '
+        cmd += '_snnexp_completion; echo "${COMPREPLY[@]}"'
+        out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120).stdout
+        assert expected in out.split(), (setup, out)

@@ -40,6 +40,27 @@ def _usage(stream=sys.stdout) -> None:
     )
 
 
+def bash_completion() -> str:
+    """A bash completion for snnexp: the command names, then Hydra's completion of the command's
+    overrides (groups, options, keys), asked of ``snnexp <command> -sc query=bash``."""
+    hydra_cmds = "|".join(c for c in COMMANDS if c not in ("list", "report", "runs"))
+    return f"""_snnexp_completion() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}"
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "{" ".join(COMMANDS)}" -- "$cur"))
+        return
+    fi
+    case "${{COMP_WORDS[1]}}" in
+        {hydra_cmds})
+            local choices
+            choices=$(COMP_LINE="$COMP_LINE" snnexp "${{COMP_WORDS[1]}}" -sc query=bash 2>/dev/null)
+            COMPREPLY=($(compgen -o nospace -o default -W "$choices" -- "$cur"));;
+    esac
+}}
+COMP_WORDBREAKS=${{COMP_WORDBREAKS//=}}
+complete -o nospace -o default -F _snnexp_completion snnexp"""
+
+
 def fail(msg: str, code: int = 2) -> int:
     print(f"snnexp: error: {msg}", file=sys.stderr)
     return code
@@ -240,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snnexp {__version__}")
         return 0
     command, args = argv[0], argv[1:]
+    if command in ("-sc", "--shell-completion") or any(a.startswith("install=") for a in args[:2]):
+        if "install=bash" in argv:  # `snnexp -sc install=bash` or `snnexp train -sc install=bash`
+            print(bash_completion())
+            return 0
+        if command in ("-sc", "--shell-completion"):
+            return fail('shell completion: only bash is supported (eval "$(snnexp -sc install=bash)")')
+    if "query=bash" in args and os.environ.get("COMP_LINE"):
+        # Hydra completes `<app> overrides...`: drop the command word so it sees only overrides
+        words = os.environ["COMP_LINE"].split(" ")
+        os.environ["COMP_LINE"] = " ".join(w for i, w in enumerate(words) if not (i == 1 and w == command))
     if command not in COMMANDS:
         from snnexp.errors import choices_hint
 
