@@ -171,6 +171,13 @@ def test_cli_refused_start_touches_nothing_and_failed_start_leaves_no_stub(tmp_p
     assert p.returncode == 2 and "already holds a run" in p.stderr and _mtimes(run) == before
     p = run_cli("train", *args, "resume=auto", cwd=tmp_path)  # finished: nothing to do
     assert p.returncode == 0 and "already finished" in p.stderr and _mtimes(run) == before
+    # a resume with a changed lr or a bad checkpoint is refused before Hydra rewrites .hydra/
+    p = run_cli("train", *args, "resume=auto", "trainer.epochs=2", "optim.lr=0.5", cwd=tmp_path)
+    assert p.returncode == 2 and "optim.lr=0.5 differs" in p.stderr and _mtimes(run) == before
+    (run / "checkpoints/last.pt").write_bytes(b"garbage")
+    before = _mtimes(run)
+    p = run_cli("train", *args, "resume=auto", "trainer.epochs=2", cwd=tmp_path)
+    assert p.returncode == 2 and "cannot read checkpoint" in p.stderr and _mtimes(run) == before
     # a data error inside the job: no run directory is left behind
     p = run_cli(
         "train",
@@ -233,8 +240,8 @@ def test_failing_joblib_job_does_not_kill_the_healthy_one(tmp_path):
     )  # fmt: skip
     assert p.returncode == 2 and "snnexp: error: trainer.batch_size=1000 is larger" in p.stderr
     assert "Traceback" not in p.stderr
-    assert json.loads((sweep / "1/metrics.json").read_text())["status"] == "finished"
-    assert not (sweep / "0").exists()  # the failed start left no stub
+    assert json.loads((sweep / "trainer.batch_size=16/metrics.json").read_text())["status"] == "finished"
+    assert not (sweep / "trainer.batch_size=1000").exists()  # the failed start left no stub
 
 
 def test_wandb_online_without_network_falls_back_fast(monkeypatch):

@@ -28,6 +28,11 @@ def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
         return True
     check_writable(run_dir, "hydra.run.dir")
     start = check_start(run_dir, cfg.resume, int(cfg.trainer.epochs))
+    if start.resume_from and not start.finished:  # a bad or mismatched checkpoint: refused before
+        from snnexp.engine.checkpoint import load_checkpoint  # Hydra rewrites the run's .hydra/
+        from snnexp.engine.resume import check_same_config
+
+        check_same_config(load_checkpoint(start.resume_from).get("config"), cfg, start.resume_from)
     if start.finished:
         print(
             f"snnexp: {run_dir} already finished {cfg.trainer.epochs} epochs (nothing changed)",
