@@ -98,6 +98,7 @@ class TrainerConfig:
     stop_after_epochs: Optional[int] = None  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
+    log_energy: bool = False  # firing rates + synaptic operations at each evaluation (energy.jsonl, W&B)
 
 
 @dataclass

@@ -293,6 +293,10 @@ class Run:
             )
             else None
         )
+        if test is not None and self.cfg.trainer.get("log_energy"):
+            from snnexp.engine.energy_log import log_energy
+
+            log_energy(self)  # firing rates and synaptic operations of this evaluation
         prev_best = max(
             (r["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])), default=float("nan")
         )
