@@ -119,3 +119,23 @@ def test_make_table6_analyzes_the_two_table6_models():
     for c, row in zip(cmds, PAPER["computation"]["rows"].values(), strict=True):
         cfg = composed(next(o for o in c if o.startswith("experiment=")).split("=", 1)[1])
         assert (cfg.model.name, cfg.T) == (row["model"], row["T"])
+
+
+def test_report_places_tdbn_runs_in_tables_1_to_3(tmp_path):
+    from snnexp.report import make_tables
+    from test_report import fake_run
+
+    for i, exp in enumerate(sorted(SETTINGS)):
+        sweep = "imagenet" if "imagenet" in exp else "other"  # two sweeps under one dir (make table-tdbn-1)
+        fake_run(
+            tmp_path / sweep / str(i), experiment=exp, overrides=[], config={"paper": "TDBN"}, acc1=[10.0 + i]
+        )
+    tables = {t["id"]: t for t in make_tables([tmp_path], paper="tdbn")}
+    assert set(tables) == {"1", "2", "3"}
+    cells = {c["row"]: c for c in tables["1"]["cells"]}
+    i6 = sorted(SETTINGS).index("tdbn/cifar10_t6")
+    assert cells["c_t6"]["ours_max"] == 10.0 + i6 and cells["c_t6"]["paper"] == 93.16
+    assert cells["i_r34l"]["paper"] == 67.05 and cells["i_r34l"]["ours_max"] is not None
+    assert cells["c_wu"]["status"] == "paper only"
+    assert {c["row"]: c["paper"] for c in tables["2"]["cells"]}["ours"] == 96.87
+    assert {c["row"]: c["paper"] for c in tables["3"]["cells"]}["ours"] == 67.8
