@@ -92,8 +92,12 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
             )
             sync.load_state_dict(child.state_dict())
             setattr(model, name, layer.SeqToANNContainer(sync))
+        elif isinstance(child, nn.modules.batchnorm._BatchNorm) and hasattr(child, "sync"):
+            child.sync = True  # tdBN syncs its own statistics over the ranks (any backend)
         elif isinstance(child, nn.modules.batchnorm._BatchNorm):
-            raise ConfigError(f"trainer.sync_bn=true supports norm=bn only (found {type(child).__name__})")
+            raise ConfigError(
+                f"trainer.sync_bn=true supports norm=bn|tdbn only (found {type(child).__name__})"
+            )
         else:
             convert_sync_bn(child)
     return model
