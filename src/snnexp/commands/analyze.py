@@ -30,16 +30,6 @@ OWN_KEYS = {
 }
 
 
-def checkpoint_config(cfg, ckpt: dict, overrides: list[str]):
-    """The checkpoint's resolved config with the command line's ``overrides`` (not the analysis's
-    own keys) applied on top."""
-    from omegaconf import OmegaConf
-
-    from snnexp.config.compose import apply_overrides
-
-    return apply_overrides(OmegaConf.create(ckpt.get("config") or {}), cfg, overrides, OWN_KEYS)
-
-
 def _output_dir(cfg) -> Path:
     if cfg.get("out"):
         return Path(cfg.out)
@@ -69,16 +59,11 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     if what == "energy":
         return run_energy(cfg, overrides, n_batches)
     if cfg.get("ckpt"):
-        from snnexp.analysis.measure import _build_model
-        from snnexp.config.compose import task_overrides
-        from snnexp.engine.checkpoint import load_checkpoint, load_weights
+        from snnexp.inference import load_for_inference
 
         if blocks:
             raise ConfigError("compare_blocks compares fresh models; it cannot be used with ckpt=")
-        ckpt = load_checkpoint(cfg.ckpt)
-        run_cfg = checkpoint_config(cfg, ckpt, task_overrides() if overrides is None else overrides)
-        model = _build_model(run_cfg)
-        load_weights(model, ckpt, cfg.ckpt)
+        model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, overrides, OWN_KEYS)
         result = analyze(run_cfg, model=model, source=str(cfg.ckpt), **common)
         result["epoch"] = ckpt.get("epoch")
         return result
