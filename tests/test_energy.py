@@ -11,8 +11,10 @@ from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
 import snnexp
-from conftest import run_cli
+from conftest import FAST, run_cli
 from snnexp.analysis.energy import ann_macs, count, summarize
+from snnexp.analysis.energy_report import energy_costs
+from snnexp.errors import ConfigError
 from snnexp.neurons.tdbn import TDBNLIFNode
 from snnexp.papers import load_paper
 from snnexp.surrogates import rect
@@ -78,27 +80,19 @@ def test_synaptic_operations_spikes_per_neuron_and_multiplications():
 
 
 def test_analyze_energy_cli_writes_json_markdown_png(tmp_path):
-    p = run_cli(
-        "analyze", "energy", "model=tdbn_resnet17", "block=tdbn", "norm=tdbn", "neuron=tdbn_lif",
-        "surrogate=rect", "data=synthetic", "data.image_size=32", "data.in_channels=2", "data.num_classes=11",
-        "data.test_size=2", "trainer.batch_size=2", "T=2", "energy.e_ac_pj=1.0", f"out={tmp_path}",
-        "logger=none",
-    )  # fmt: skip
+    p = run_cli("analyze", "energy", *FAST, "energy.e_ac_pj=1.0", f"out={tmp_path}")
     assert p.returncode == 0, p.stderr
     r = json.loads((tmp_path / "energy.json").read_text())
     assert (tmp_path / "energy.png").stat().st_size > 0
-    assert "| SNN |" in (tmp_path / "energy.md").read_text()
-    assert r["total"]["costs_pj"] == {"mac": 4.6, "ac": 1.0}
-    assert len(r["neurons"]) == 1 + 2 * 7 + 1  # stem, 2 per block, the 256-d fc
+    assert "| SNN |" in (tmp_path / "energy.md").read_text() and "| SNN |" in p.stdout
+    assert r["total"]["costs_pj"] == {"mac": 4.6, "ac": 1.0} and r["bn_mode"] == "train"  # fresh model
     assert r["total"]["ann"]["multiplications"] == sum(layer["ann_macs"] for layer in r["layers"])
-    assert all(0 <= n["firing_rate"] <= 1 for n in r["neurons"])
-    bad = run_cli("analyze", "energy", "model=tdbn_resnet17", "energy.e_mac_pj=x", f"out={tmp_path}")
-    assert bad.returncode == 2 and "snnexp: error: energy.e_mac_pj" in bad.stderr
+    assert r["neurons"] and all(0 <= n["firing_rate"] <= 1 for n in r["neurons"])
+    with pytest.raises(ConfigError, match="energy.e_mac_pj"):
+        energy_costs({"e_mac_pj": "x", "e_ac_pj": 0.9})
 
 
 def test_trainer_log_energy_records_rates_and_synops_at_each_evaluation(tmp_path):
-    from conftest import FAST
-
     cfg = snnexp.compose([*FAST, "trainer.log_energy=true"])
     snnexp.train(cfg, run_dir=tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "energy.jsonl").read_text().splitlines()]
@@ -109,3 +103,9 @@ def test_trainer_log_energy_records_rates_and_synops_at_each_evaluation(tmp_path
         rates = {k: v for k, v in r.items() if k.startswith("energy/rate/")}
         assert len(rates) == n_neurons and all(0 <= v <= 1 for v in rates.values())
         assert r["energy/synops"] >= 0 and r["energy/ann_macs"] > 0
+    # the checkpoint of that run: counts with its running statistics (eval mode)
+    p = run_cli("analyze", "energy", f"ckpt={tmp_path / 'checkpoints' / 'last.pt'}", f"out={tmp_path / 'e'}")
+    assert p.returncode == 0, p.stderr
+    r = json.loads((tmp_path / "e" / "energy.json").read_text())
+    assert r["bn_mode"] == "eval" and r["source"].endswith("last.pt") and r["samples"] > 0
+    assert len(r["neurons"]) == n_neurons

@@ -13,10 +13,9 @@ from torch import nn
 from snnexp.analysis.energy import count, summarize
 
 
-def energy_costs(cfg: DictConfig) -> dict[str, float]:
+def energy_costs(e: DictConfig | dict) -> dict[str, float]:
     from snnexp.errors import ConfigError
 
-    e = cfg.get("energy") or {}
     try:
         costs = {"e_mac_pj": float(e["e_mac_pj"]), "e_ac_pj": float(e["e_ac_pj"])}
     except (KeyError, TypeError, ValueError):
@@ -27,8 +26,16 @@ def energy_costs(cfg: DictConfig) -> dict[str, float]:
 
 
 def analyze_energy(
-    cfg: DictConfig, *, model: nn.Module, batches: list, train_mode: bool, device, source: str
+    cfg: DictConfig,
+    *,
+    model: nn.Module,
+    batches: list,
+    train_mode: bool,
+    device,
+    source: str,
+    costs: DictConfig | dict,
 ) -> dict[str, Any]:
+    """``cfg``: the model's config; ``costs``: the ``energy`` node of the analysis config."""
     model.train(train_mode)
     counts = count(model, batches, device=device)
     return {
@@ -39,9 +46,9 @@ def analyze_energy(
         "T": int(cfg.T),
         "batches": len(batches),
         "bn_mode": "train" if train_mode else "eval",
-        "energy_source": str((cfg.get("energy") or {}).get("source", "")),
+        "energy_source": str(costs.get("source", "")),
         **counts,
-        "total": summarize(counts, **energy_costs(cfg)),
+        "total": summarize(counts, **energy_costs(costs)),
         "neuron": OmegaConf.to_container(cfg.neuron, resolve=True),
     }
 

@@ -76,33 +76,33 @@ def run_energy(cfg, overrides: list[str] | None, n_batches: int) -> dict:
     import torch
 
     from snnexp.analysis.energy_report import analyze_energy
-    from snnexp.analysis.measure import _build_model, collect_batches, pick_device
+    from snnexp.analysis.measure import collect_batches
+    from snnexp.build import build_model
+    from snnexp.engine.device import pick_device
     from snnexp.errors import ConfigError
 
     if cfg.bn_mode not in ("auto", "train", "eval"):
         raise ConfigError(f"bn_mode={cfg.bn_mode!r}; choose auto, train or eval")
-    source, run_cfg, ckpt = "init", cfg, None
     if cfg.get("ckpt"):
-        from snnexp.config.compose import task_overrides
-        from snnexp.engine.checkpoint import load_checkpoint
+        from snnexp.inference import load_for_inference
 
-        ckpt = load_checkpoint(cfg.ckpt)
-        run_cfg = checkpoint_config(cfg, ckpt, task_overrides() if overrides is None else overrides)
+        model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, overrides, OWN_KEYS)
         source = str(cfg.ckpt)
-    torch.manual_seed(int(run_cfg.get("seed", 0)))
-    model = _build_model(run_cfg)
-    if ckpt is not None:
-        from snnexp.engine.checkpoint import load_weights
-
-        load_weights(model, ckpt, cfg.ckpt)
+    else:
+        torch.manual_seed(int(cfg.get("seed", 0)))
+        model, run_cfg, ckpt, source = build_model(cfg), cfg, None, "init"
     train_mode = cfg.bn_mode == "train" or (cfg.bn_mode == "auto" and ckpt is None)
     batches = collect_batches(run_cfg, str(cfg.split), n_batches)
     device = pick_device(str(run_cfg.get("device", "auto")))
-    result = analyze_energy(
-        run_cfg, model=model, batches=batches, train_mode=train_mode, device=device, source=source
+    return analyze_energy(
+        run_cfg,
+        model=model,
+        batches=batches,
+        train_mode=train_mode,
+        device=device,
+        source=source,
+        costs=cfg.get("energy") or {},
     )
-    result["energy_source"] = str(cfg.energy.get("source", ""))
-    return result
 
 
 def table(result: dict) -> str:

@@ -15,7 +15,7 @@ from torch import nn
 
 def energy_metrics(model: nn.Module, loader, device: torch.device) -> dict[str, float]:
     from snnexp.analysis.energy import count
-    from snnexp.engine.trainer import to_time_major
+    from snnexp.engine.device import to_time_major
 
     x, y = next(iter(loader))
     was_training = model.training
