@@ -212,6 +212,7 @@ class DVSDataConfig(DataConfig):
 
     frames_number: Optional[int] = rng(None, ge=1)  # null: T
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
+    frame_duration_ms: Optional[float] = rng(None, gt=0.0)  # split_by=time: T frames of this length
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
     T_train: Optional[int] = rng(None, ge=1)
