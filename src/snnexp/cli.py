@@ -19,7 +19,7 @@ COMMANDS = {
     "list": "list registered models, blocks, neurons, ... (snnexp list [group])",
     "report": "a paper table, or any sweep's varied keys vs accuracy (mean ± std): snnexp report <dir>",
     "runs": "list past runs with status, accuracy and overrides: snnexp runs [dir] [--json]",
-    "analyze": "firing rates / gradient norms: snnexp analyze firing|gradients [overrides] [--json]",
+    "analyze": "firing rates, gradient norms, energy: snnexp analyze firing|gradients|energy [overrides]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
     "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }

@@ -88,11 +88,19 @@ class EvalConfig(TrainConfig):
     split: str = rng("test", choices=("test", "train"))
     # the metrics JSON (never replaced); default: <run dir>/eval/<split>_T<T>[_<n>].json
     out: Optional[str] = None
+    fold: bool = False  # fold tdBN/BN into the convs before evaluating (TDBN Eq. 9-10)
+
+
+@dataclass
+class EnergyCosts:
+    e_mac_pj: float = rng(MISSING, gt=0.0)  # pJ; the values and their source: conf/analyze.yaml
+    e_ac_pj: float = rng(MISSING, gt=0.0)
+    source: str = ""
 
 
 @dataclass
 class AnalyzeConfig(TrainConfig):
-    what: str = rng("firing", choices=("firing", "gradients"))
+    what: str = rng("firing", choices=("firing", "gradients", "energy"))
     ckpt: Optional[str] = None
     batches: int = rng(1, ge=1)
     split: str = rng("test", choices=("test", "train"))
@@ -100,6 +108,7 @@ class AnalyzeConfig(TrainConfig):
     zero_init_compare: bool = True
     bn_mode: str = rng("auto", choices=("auto", "train", "eval"))
     out: Optional[str] = None
+    energy: EnergyCosts = field(default_factory=EnergyCosts)
 
 
 # The root schema of each command is an option of the `root` group (train.yaml: `root: train`);
@@ -133,6 +142,7 @@ class TrainerConfig:
     progress: bool = True
     drop_last: bool = True  # drop the last partial training batch of each epoch
     compile: bool = False
+    log_energy: bool = False  # firing rates + synaptic operations at each evaluation (energy.jsonl, W&B)
 
 
 @dataclass
@@ -258,6 +268,7 @@ class DVSDataConfig(DataConfig):
 
     frames_number: Optional[int] = rng(None, ge=1)  # null: T
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
+    frame_duration_ms: Optional[float] = rng(None, gt=0.0)  # split_by=time: T frames of this length
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
     # one set of kept frames per batch (the authors' released code) or per sample

@@ -21,8 +21,10 @@ __all__ = [
     "SENSOR_SIZE",
     "BatchTemporalDelete",
     "DVSFrames",
+    "FirstFrames",
     "FrameTransform",
     "Integrate",
+    "IntegrateByDuration",
     "split_dataset",
 ]
 
@@ -67,9 +69,10 @@ class DVSFrames(Dataset):
         labels: list[int],
         transform: FrameTransform,
         integrate: Callable[[dict], np.ndarray] | None = None,
+        window: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         self.folder, self.indices, self.labels = folder, list(indices), list(labels)
-        self.transform, self.integrate = transform, integrate
+        self.transform, self.integrate, self.window = transform, integrate, window
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -86,6 +89,8 @@ class DVSFrames(Dataset):
         x, y = self.folder[self.indices[i]]
         if self.integrate is not None:
             x = self.integrate(x)
+        if self.window is not None:
+            x = self.window(x)
         x = torch.from_numpy(np.asarray(x, dtype=np.float32))
         return self.transform(x), self.labels[y]
 
@@ -121,14 +126,45 @@ class BatchTemporalDelete:
         return (self.delete(x) if self.T_train < x.shape[1] else x), y
 
 
+class IntegrateByDuration:
+    """Events -> frames of ``duration`` us each over the whole recording (``cache: false``),
+    spikingjelly's ``integrate_events_by_fixed_duration``, as its frame builder caches them."""
+
+    def __init__(self, duration: int):
+        self.duration = duration
+
+    def __call__(self, events: dict) -> np.ndarray:
+        from spikingjelly.datasets import integrate_events_by_fixed_duration
+
+        return integrate_events_by_fixed_duration(events, self.duration, SENSOR_SIZE, SENSOR_SIZE)
+
+
+class FirstFrames:
+    """The first T frames of a recording's fixed-duration frames (TDBN: "the first 1200ms of each
+    action" at T=40 x 30 ms); a recording shorter than T windows is padded with empty frames."""
+
+    def __init__(self, T: int):
+        self.T = T
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.float32)[: self.T]
+        if frames.shape[0] < self.T:
+            pad = np.zeros((self.T - frames.shape[0], *frames.shape[1:]), np.float32)
+            frames = np.concatenate([frames, pad])
+        return frames
+
+
 def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
     """One split of ``folder``: temporal delete in training only (per sample in the item
     transform, or per batch in the loader's collate), resize, and integration per item when the
-    frames are not cached."""
+    frames are not cached; with ``frame_duration_ms`` the first T frames of that length."""
     per_batch = s.train and s.T_train is not None and s.delete_per == "batch"
     tf = FrameTransform(s.T_train if s.train and not per_batch else None, s.size, s.resize_mode)
-    integrate = None if s.cache else Integrate(s.split_by, s.T)
-    ds = DVSFrames(folder, indices, labels, tf, integrate)
+    if s.duration_us is not None:
+        integrate = None if s.cache else IntegrateByDuration(s.duration_us)
+        ds = DVSFrames(folder, indices, labels, tf, integrate, window=FirstFrames(s.T))
+    else:
+        ds = DVSFrames(folder, indices, labels, tf, None if s.cache else Integrate(s.split_by, s.T))
     if per_batch:
         ds.batch_collate = BatchTemporalDelete(s.T_train)
     return ds
