@@ -109,3 +109,44 @@ def test_table_13_stems_bring_every_input_size_to_32px(size, kernel, stride, poo
     m.body.layer3[-1].register_forward_hook(lambda mod, inp, out: shapes.append(out.shape[-1]))
     m(torch.rand(1, 2, size, size))
     assert shapes == [32, 8]
+
+
+def test_vgg11_is_bntt_s_layout():
+    """8 bias-free 3x3 convs (64-128-256-256-512-512-512-512), fc 512 -> 4096 with its own
+    norm and neuron, fc 4096 -> C: 11,355,840 weights, plus one BNTT gamma per step per channel."""
+    m = snnexp.build_model(compose(["model=keys_vgg11", *KEYS, "T=4", "data=cifar10"]))
+    convs = [mod.out_channels for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)]
+    assert convs == [64, 128, 256, 256, 512, 512, 512, 512]
+    assert sum(p.numel() for p in m.parameters()) == 11_355_840 + 4 * (64 + 128 + 2 * 256 + 4 * 512 + 4096)
+    assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_relu_neuron_with_t1_is_the_ann():
+    """KEYS Table 15: neuron=relu, T=1 is the ANN ResNet38 (560,560 conv + 2 x 1,456 BN + 640 fc
+    weights), and its forward is the ordinary ANN's, computed here with torch.nn.functional."""
+    import torch.nn.functional as F
+
+    cfg = ["model=s_resnet38", "block=keys_s2s", "norm=bn", "neuron=relu", "T=1", "data=cifar10"]
+    m = snnexp.build_model(compose(cfg)).eval()
+    assert sum(p.numel() for p in m.parameters()) == 564_112
+    x = torch.rand(2, 3, 32, 32)
+
+    def cbn(conv, bn, h):
+        h = F.conv2d(h, conv.weight, stride=conv.stride, padding=conv.padding)
+        return F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, eps=bn.eps)
+
+    h = F.relu(cbn(m.stem.conv1, m.stem.bn1, x))
+    for i in (1, 2, 3):
+        for blk in getattr(m.body, f"layer{i}"):
+            skip = h if blk.downsample is None else cbn(blk.downsample[0], blk.downsample[1], h)
+            h = F.relu(cbn(blk.conv2, blk.bn2, F.relu(cbn(blk.conv1, blk.bn1, h)))) + skip
+    expected = h.mean((2, 3)) @ m.readout.fc.weight.T
+    assert torch.allclose(m(x), expected, atol=1e-5)
+
+
+def test_relu_has_no_threshold():
+    from snnexp.errors import ConfigError
+
+    cfg = ["model=s_resnet20", "block=keys_s2s", "neuron=relu", "neuron.v_threshold=1.0", "T=1"]
+    with pytest.raises(ConfigError, match="relu has no threshold"):
+        snnexp.build_model(compose(cfg))
