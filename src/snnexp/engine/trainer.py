@@ -140,6 +140,7 @@ class Run:
 
         self.method = build_method(cfg)  # before model and data: a bad method fails fast
         self.model = build_model(cfg).to(self.device)
+        self.init_report = self._init_from() if not self.resume_from else None
         self.method.prepare(self.model)
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.train_loader, self.test_loader = build_data(cfg, self.dist.rank, self.dist.world_size)
@@ -185,6 +186,8 @@ class Run:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            if self.init_report:  # what init.from loaded, skipped and re-initialised
+                (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
 
     # ------------------------------------------------------------------ resume
@@ -208,6 +211,24 @@ class Run:
                 f"resume={r}: no such checkpoint file (use resume=auto to continue the run in hydra.run.dir)"
             )
         return p
+
+    def _init_from(self) -> dict[str, Any] | None:
+        """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""
+        init = self.cfg.get("init") or {}
+        src = init.get("from")
+        if src in (None, ""):
+            return None
+        if not isinstance(src, str):
+            raise ConfigError(f"init.from must be a checkpoint path or null, got {src!r}")
+        from snnexp.engine.init_from import init_from
+
+        return init_from(
+            self.model,
+            Path(src).expanduser(),
+            reinit=str(init.get("reinit", "auto")),
+            skip=list(init.get("skip") or []),
+            echo=self.dist.is_main,
+        )
 
     def _load(self, path: Path) -> None:
         c = ck.load_checkpoint(path, map_location=self.device)
