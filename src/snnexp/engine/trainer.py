@@ -8,6 +8,7 @@ same bits on CPU.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
