@@ -90,6 +90,8 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     register_resolvers()
     flags = {a for a in args if a in getattr(module, "FLAGS", set())}
     args = [a for a in args if a not in flags]
+    if hasattr(module, "rewrite_args"):  # a command's own reading of some overrides (eval: T=50,40)
+        args = module.rewrite_args(args)
     positional = getattr(module, "POSITIONAL", None)
     if positional and args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"{positional}={args[0]}"] + args[1:]

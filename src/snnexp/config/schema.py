@@ -85,6 +85,9 @@ class EvalConfig(TrainConfig):
     ckpt: str = MISSING  # path/to/last.pt (or best.pt)
     split: str = rng("test", choices=("test", "train"))
     out: Optional[str] = None  # metrics JSON; default: <ckpt dir>/../eval_<split>_T<T>.json
+    # several inference step counts in one command (``snnexp eval ... T=50,40,30`` is rewritten to
+    # eval_T=[50,40,30]): writes <out or ckpt dir/../eval_<split>_accuracy_vs_T>.md/.csv/.json/.png
+    eval_T: Optional[list] = None
 
 
 # ---------------------------------------------------------------- trainer / optim / sched
