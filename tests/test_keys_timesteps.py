@@ -6,10 +6,10 @@ import csv
 import json
 
 import torch
-from conftest import run_cli
 from spikingjelly.activation_based import functional
 
 import snnexp
+from conftest import run_cli
 from snnexp.analysis.timesteps import FirstSteps
 from snnexp.config import compose
 from snnexp.norms.bntt import BNTT
