@@ -8,6 +8,7 @@ import torch
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.neuron import BaseNode
 
+import snnexp
 from snnexp.config import compose
 from snnexp.parts import Parts
 
@@ -20,7 +21,9 @@ O1 = [0, 1, 0, 0, 1, 0]
 
 def toy_parts(block: str, norm: str = "none") -> Parts:
     keys = ["neuron=keys_lif", f"neuron.leak={LEAK}", "surrogate=triangle"]
-    return Parts(compose([f"block={block}", *keys, f"norm={norm}", "T=6"]))
+    parts = Parts(compose([f"block={block}", *keys, f"norm={norm}", "T=6"]))
+    parts.passes_current = True  # as S-ResNet's body: V2V blocks get (spikes, current)
+    return parts
 
 
 def toy_block(block: str, **kw):
@@ -84,6 +87,9 @@ def test_v2v_without_a_current_says_which_models_pass_it():
 
     with pytest.raises(ConfigError, match="keys_v2v needs the input current"):
         toy_block("keys_v2v")(seq(S))
+    cfg = compose(["block=keys_v2v", "model=sew_mini", "data=synthetic", "data.image_size=8"])
+    with pytest.raises(ConfigError, match="this model passes spikes only"):
+        snnexp.build_model(cfg)
 
 
 @pytest.mark.parametrize("block", ["keys_s2s", "keys_s2m", "keys_v2v"])

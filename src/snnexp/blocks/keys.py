@@ -132,6 +132,11 @@ def _register(kind: str, help: str) -> None:
     ):
         if form != "basic":
             raise ValueError(f"block {name} has the basic form (two 3x3 convs) only, not {form!r}")
+        if kind == "v2v" and not parts.passes_current:
+            raise ValueError(
+                "block keys_v2v carries the input current from block to block; this model passes "
+                "spikes only (use model=s_resnet20|38|44|56|110)"
+            )
         if kind == "s2m" and s2m_weight is None:
             raise ValueError("block keys_s2m needs s2m_weight (W', the paper sets it to U_th)")
         return KeysBlock(

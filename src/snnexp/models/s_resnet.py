@@ -118,6 +118,7 @@ def s_resnet(
         )
     )
     pool = layer.MaxPool2d(stem_pool, stem_pool, step_mode="m") if stem_pool > 1 else None
+    parts.passes_current = True  # KeysBody hands V2V blocks the current of the layer before
     stages, cin = [], base_width
     for i, factor in enumerate(STAGE_FACTORS):
         cout = base_width * factor
