@@ -96,8 +96,11 @@ def evaluate(
 class Run:
     """State of one training run on one rank; ``fit()`` does the work."""
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None):
+    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, on_epoch=None):
         self.cfg = cfg
+        # on_epoch(epoch, row) after every epoch's summary row; a true result ends the run there
+        # (status "stopped"): how `snnexp tune` prunes a trial on its per-epoch accuracy
+        self.on_epoch = on_epoch
         self.t0 = time.time()
         self.dist = init_distributed(
             "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
@@ -255,6 +258,7 @@ class Run:
             print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
+        stopped = False
         try:
             while self.epoch < until:
                 t_epoch = time.time()
@@ -270,7 +274,11 @@ class Run:
                 self._print_row(row, epochs)
                 self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
                 barrier(self.dist)
-            metrics = self._write_files(status="finished" if self.epoch >= epochs else "running")
+                if self.on_epoch is not None and self.on_epoch(self.epoch, row):
+                    stopped = True
+                    break
+            status = "stopped" if stopped else ("finished" if self.epoch >= epochs else "running")
+            metrics = self._write_files(status=status)
             if self.dist.is_main:
                 self._plot_curves()
             self.logger.finish(metrics)
@@ -426,9 +434,10 @@ class Run:
         plt.close(fig)
 
 
-def train(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``)."""
-    return Run(cfg, run_dir).fit()
+def train(cfg: DictConfig, run_dir: str | Path | None = None, on_epoch=None) -> dict[str, Any]:
+    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``).
+    ``on_epoch(epoch, row)`` is called after every epoch; a true result stops the run there."""
+    return Run(cfg, run_dir, on_epoch=on_epoch).fit()
 
 
 __all__ = ["train", "Run"]
