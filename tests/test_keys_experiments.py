@@ -71,3 +71,20 @@ def test_reported_accuracy_is_the_test_after_the_last_epoch_except_table_14():
     assert {tid: t["reported"] for tid, t in KEYS["tables"].items() if t["reported"] != "last"} == {
         "14": "max"
     }
+
+
+def test_report_shows_the_test_after_the_last_epoch_and_table_14_the_maximum(tmp_path):
+    """A KEYS Table 7 run (wider + boosting): Table 7 compares the paper with our last-epoch test
+    accuracy, Table 14 with our maximum over the epochs (KEYS's "validation" accuracy)."""
+    from snnexp.report import make_tables, render_markdown
+    from test_report import fake_run
+
+    cfg = {"paper": "KEYS", "model": {"name": "s_resnet38", "base_width": 32, "readout": "voting"}}
+    fake_run(tmp_path / "w32v", experiment="keys/table7", overrides=[], config=cfg, acc1=[80.0, 94.5, 93.9])
+    t7, t14 = (make_tables([tmp_path], table=t, paper="keys")[0] for t in ("7", "14"))
+    md7, md14 = render_markdown(t7), render_markdown(t14)
+    assert (
+        "to compare with ours last" in md7
+        and "| S-ResNet38 wider + boosting | 93.77 | 94.50 | 93.90 |" in md7
+    )
+    assert "to compare with ours max" in md14 and "| 94.14 | 94.50 | 93.90 |" in md14
