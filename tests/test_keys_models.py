@@ -150,3 +150,24 @@ def test_relu_has_no_threshold():
     cfg = ["model=s_resnet20", "block=keys_s2s", "neuron=relu", "neuron.v_threshold=1.0", "T=1"]
     with pytest.raises(ConfigError, match="relu has no threshold"):
         snnexp.build_model(compose(cfg))
+
+
+@pytest.mark.parametrize(
+    "learn,shared,n_leaks", [("false", "false", 0), ("true", "false", 37), ("true", "true", 1)]
+)
+def test_leak_fixed_learned_per_layer_or_shared(learn, shared, n_leaks):
+    """KEYS Tables 8-10: lambda fixed (0.874), learned per layer (37 spiking layers of S-ResNet38:
+    the stem and 2 x 18 block layers), or one value learned for the whole network."""
+    from snnexp.neurons.lif import leak_of
+
+    over = [f"neuron.learn_leak={learn}", f"neuron.shared={shared}", "data=cifar10", "T=50"]
+    m = snnexp.build_model(compose(["model=s_resnet38", "block=keys_s2s", *KEYS, *over]))
+    leaks = {id(p) for name, p in m.named_parameters(remove_duplicate=False) if name.endswith(".w")}
+    assert len(leaks) == n_leaks
+    assert n_params(*over) == 634_000 + n_leaks  # a learned leak is one parameter per layer (or one)
+    neurons = [
+        mod
+        for mod in m.modules()
+        if hasattr(mod, "v_threshold") and hasattr(mod, "tau" if learn == "false" else "w")
+    ]
+    assert len(neurons) == 37 and all(abs(leak_of(n) - 0.874) < 1e-6 for n in neurons)  # initialised at 0.874
