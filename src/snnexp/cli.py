@@ -21,6 +21,7 @@ COMMANDS = {
     "analyze": "firing rates / gradient norms: snnexp analyze firing|gradients [overrides] [--json]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
     "tune": "hyper-parameter search (TPE + Hyperband, resumable): snnexp tune search=... [overrides]",
+    "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }
 USAGE = "usage: snnexp <command> [overrides...]   (snnexp <command> --help for its options)"
 
