@@ -57,8 +57,7 @@ def test_sequences_keep_their_frames_and_the_model_sees_the_first_t_prime():
 def test_eval_at_several_t_in_one_command(tmp_path):
     run = tmp_path / "run"
     small = ["T=6", "data.train_size=16", "data.test_size=16", "trainer.batch_size=16", "trainer.epochs=1"]
-    small += ["trainer.progress=false", "logger=none", f"hydra.run.dir={run}"]
-    run_cli("train", *TINY, *small, cwd=tmp_path, check=True)
+    snnexp.train(compose([*TINY, *small, "trainer.progress=false", "logger=none"]), run_dir=run)
     p = run_cli("eval", f"ckpt={run}/checkpoints/last.pt", "T=6,4,2", cwd=tmp_path, check=True)
     assert "| Inference t-steps | Training t-steps |" in p.stdout
     rows = list(csv.DictReader(open(run / "eval_test_accuracy_vs_T.csv")))
