@@ -171,3 +171,12 @@ def test_leak_fixed_learned_per_layer_or_shared(learn, shared, n_leaks):
         if hasattr(mod, "v_threshold") and hasattr(mod, "tau" if learn == "false" else "w")
     ]
     assert len(neurons) == 37 and all(abs(leak_of(n) - 0.874) < 1e-6 for n in neurons)  # initialised at 0.874
+
+
+def test_relu_is_stateless_and_takes_no_surrogate():
+    from snnexp.parts import Parts
+
+    unit = Parts(compose(["neuron=relu", "surrogate=triangle"])).neuron()
+    x = torch.randn(3, 2, 5)
+    assert torch.equal(unit(x), x.clamp_min(0)) and torch.equal(unit(x), unit(x))  # no state carried
+    assert not list(unit.parameters()) and not hasattr(unit, "surrogate_function")
