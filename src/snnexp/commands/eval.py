@@ -6,6 +6,10 @@ applied on top of it (``data=...`` swaps a whole group).
 ``T=20`` evaluates with 20 inference steps; ``T=50,40,30,20,10`` evaluates at each of them in one
 command and writes the accuracy-vs-T table (Markdown, CSV, JSON) and a PNG plot (KEYS Tables 16-17:
 fewer steps than training use the first T' steps and the first T' BNTT layers).
+
+``fold=true`` folds every tdBN/BN fed by a conv/linear layer into it first (TDBN Eq. 9-10, as
+``snnexp fold`` does, checked on a random batch) and evaluates the folded network: its accuracy
+equals the unfolded one's. A checkpoint written by ``snnexp fold`` is evaluated folded anyway.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 CONFIG_NAME = "eval"
 FLAGS = {"--json"}
-OWN_KEYS = {"ckpt", "split", "out", "eval_T"}
+OWN_KEYS = {"ckpt", "split", "out", "eval_T", "fold"}
 
 
 def rewrite_args(args: list[str]) -> list[str]:
@@ -38,7 +42,8 @@ def _steps(cfg, overrides: list[str]) -> list[int]:
 
 
 def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict):
-    """(metrics, run config) of the checkpoint evaluated with ``T`` inference steps."""
+    """(metrics, run config, checkpoint, extra result fields) of the checkpoint evaluated with ``T``
+    inference steps (the checkpoint's own T if None)."""
     import torch
 
     from snnexp.analysis.timesteps import FirstSteps
@@ -61,6 +66,9 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
                 "evaluate at T <= the training T"
             ) from None
         raise
+    extra = {"folded": bool(cfg.get("fold") or ckpt.get("folded"))}
+    if cfg.get("fold") and not ckpt.get("folded"):
+        model, extra["norms_left"] = fold_for_eval(model, run_cfg, device)  # e.g. an identity shortcut's
     if "loader" not in loaders:  # data do not depend on T (frames stay those of the checkpoint)
         train_loader, test_loader = build_data(run_cfg)
         loaders["loader"] = test_loader if cfg.split == "test" else train_loader
@@ -76,7 +84,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
         m = evaluate(model, loaders["loader"], device, ctx, Dist())
     except ValueError as e:  # e.g. more steps than the input has frames
         raise ConfigError(f"T={run_cfg.T}: {e}") from None
-    return m, run_cfg, ckpt
+    return m, run_cfg, ckpt, extra
 
 
 def task(cfg, flags: set[str]) -> None:
@@ -92,9 +100,15 @@ def task(cfg, flags: set[str]) -> None:
     rows = []
     with open_dict(cfg):
         for T in steps or [None]:
-            m, run_cfg, ckpt = _evaluate_at(cfg, overrides, T, device, loaders)
+            m, run_cfg, ckpt, extra = _evaluate_at(cfg, overrides, T, device, loaders)
             rows.append({"T": int(run_cfg.T), **{k: m[k] for k in ("acc1", "acc5", "loss", "n")}})
-            result = {"ckpt": str(cfg.ckpt), "split": cfg.split, "epoch": ckpt.get("epoch"), **rows[-1]}
+            result = {
+                "ckpt": str(cfg.ckpt),
+                "split": cfg.split,
+                "epoch": ckpt.get("epoch"),
+                **rows[-1],
+                **extra,
+            }
             if len(steps) <= 1:
                 _write_one(cfg, result, flags)
             else:
@@ -109,7 +123,8 @@ def task(cfg, flags: set[str]) -> None:
 
 def _write_one(cfg, result: dict, flags: set[str]) -> None:
     run = Path(cfg.ckpt).resolve().parent.parent
-    out = Path(cfg.out) if cfg.out else run / f"eval_{cfg.split}_T{result['T']}.json"
+    folded = "_folded" if cfg.get("fold") else ""
+    out = Path(cfg.out) if cfg.out else run / f"eval_{cfg.split}_T{result['T']}{folded}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     if "--json" in flags:
@@ -117,7 +132,8 @@ def _write_one(cfg, result: dict, flags: set[str]) -> None:
     else:
         print(
             f"{cfg.split}: acc1 {result['acc1']:.2f}%  acc5 {result['acc5']:.2f}%  "
-            f"loss {result['loss']:.4f}  ({result['n']} samples, T={result['T']}) -> {out}",
+            f"loss {result['loss']:.4f}  ({result['n']} samples, T={result['T']}"
+            f"{', folded' if result['folded'] else ''}) -> {out}",
             file=sys.stdout,
         )
 
@@ -134,3 +150,20 @@ def _write_table(cfg, rows: list[dict], trained_T: int, run_cfg, flags: set[str]
     else:
         print(markdown(rows, trained_T=trained_T, title=title))
         print(f"-> {', '.join(str(p) for p in paths.values())}")
+
+
+def fold_for_eval(model, run_cfg, device):
+    """(the model with its norms folded into the convs, the number of norms that stay)."""
+    import warnings
+
+    import torch
+
+    from snnexp.commands.summary import example_input
+    from snnexp.fold import fold_tdbn
+
+    x = torch.rand_like(example_input(run_cfg).repeat_interleave(2, dim=-4)).to(device)  # batch of 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # norms left over are counted in the result instead
+        folded = fold_tdbn(model, example_input=x)
+    left = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    return folded.eval(), left
