@@ -49,6 +49,16 @@ class PathsConfig:
 
 
 @dataclass
+class InitConfig(Dict[str, Any]):
+    """``init.from``: a checkpoint whose matching weights start the run (pre-train, fine-tune;
+    snnexp.engine.init_from). ``from`` is a Python keyword, so it is the one open key here: its
+    type (a path or null) is checked when the run starts."""
+
+    reinit: str = rng("auto", choices=("auto", "strict"))  # auto: layers whose shape differs start afresh
+    skip: list = field(default_factory=list)  # name prefixes never loaded (KEYS: stem.conv1, readout.fc)
+
+
+@dataclass
 class TrainConfig:
     # an upper bound only to turn a typo (T=100000000000) into a config error, not an allocation
     # failure deep in the first forward pass; no paper here uses more than a few hundred steps
@@ -60,6 +70,7 @@ class TrainConfig:
     # intra-op CPU threads: auto | N (engine/threads.py); part of what makes a result repeatable
     threads: Any = "auto"
     paths: PathsConfig = field(default_factory=PathsConfig)
+    init: InitConfig = field(default_factory=InitConfig)  # init.from=<ckpt>: fine-tune from its weights
     data: Any = MISSING
     model: Any = MISSING
     block: Any = MISSING
@@ -88,6 +99,9 @@ class EvalConfig(TrainConfig):
     split: str = rng("test", choices=("test", "train"))
     # the metrics JSON (never replaced); default: <run dir>/eval/<split>_T<T>[_<n>].json
     out: Optional[str] = None
+    # several inference step counts in one command (``snnexp eval ... T=50,40,30`` is rewritten to
+    # eval_T=[50,40,30]): writes <out or ckpt dir/../eval_<split>_accuracy_vs_T>.md/.csv/.json/.png
+    eval_T: Optional[list] = None
     fold: bool = False  # fold tdBN/BN into the convs before evaluating (TDBN Eq. 9-10)
 
 

@@ -10,6 +10,7 @@ engine/rundir.py (refused starts, a lock naming the process that trains in it).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -106,8 +107,11 @@ def evaluate(
 class Run:
     """State of one training run on one rank; ``fit()`` does the work."""
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1):
+    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1, on_epoch=None):
         self.cfg = cfg
+        # on_epoch(epoch, row) after every epoch's summary row; a true result ends the run there
+        # (status "stopped"): how `snnexp tune` prunes a trial on its per-epoch accuracy
+        self.on_epoch = on_epoch
         self.t0, self.wall_before = time.time(), 0.0
         self.threads = resolve_threads(cfg.get("threads", "auto"), jobs)  # engine/threads.py: why
         torch.set_num_threads(self.threads)
@@ -152,6 +156,7 @@ class Run:
 
         self.method = build_method(cfg)  # before model and data: a bad method fails fast
         self.model = build_model(cfg).to(self.device)
+        self.init_report = self._init_from() if not self.resume_from else None
         self.method.prepare(self.model)
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.train_loader, self.test_loader = build_data(cfg, self.dist.rank, self.dist.world_size)
@@ -198,12 +203,32 @@ class Run:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            if self.init_report:  # what init.from loaded, skipped and re-initialised
+                (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
 
     # ------------------------------------------------------------------ resume
     def wall_time(self) -> float:
         """Seconds of training so far, all resumes included."""
         return round(self.wall_before + time.time() - self.t0, 2)
+
+    def _init_from(self) -> dict[str, Any] | None:
+        """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""
+        init = self.cfg.get("init") or {}
+        src = init.get("from")
+        if src in (None, ""):
+            return None
+        if not isinstance(src, str):
+            raise ConfigError(f"init.from must be a checkpoint path or null, got {src!r}")
+        from snnexp.engine.init_from import init_from
+
+        return init_from(
+            self.model,
+            Path(src).expanduser(),
+            reinit=str(init.get("reinit", "auto")),
+            skip=list(init.get("skip") or []),
+            echo=self.dist.is_main,
+        )
 
     def _load(self, path: Path) -> None:
         resume.restore(self, ck.load_checkpoint(path, map_location=self.device), path)
@@ -239,10 +264,14 @@ class Run:
             return read_metrics(self.run_dir)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
+        stopped = False
         try:
             while self.epoch < until:
-                self._one_epoch(epochs)
-            status = "finished" if self.epoch >= epochs else "stopped"
+                row = self._one_epoch(epochs)
+                if self.on_epoch is not None and self.on_epoch(self.epoch, row):
+                    stopped = True
+                    break
+            status = "finished" if self.epoch >= epochs and not stopped else "stopped"
             metrics = self._write_files(status=status)
             if self.dist.is_main:
                 plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
@@ -252,7 +281,7 @@ class Run:
             self.lock.release()
             cleanup(self.dist)
 
-    def _one_epoch(self, epochs: int) -> None:
+    def _one_epoch(self, epochs: int) -> dict[str, float]:
         t_epoch = time.time()
         train = self.train_one_epoch()
         self.step_in_epoch = 0
@@ -272,6 +301,7 @@ class Run:
         self._print_row(row, epochs)
         self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
         barrier(self.dist)
+        return row
 
     def _check_finite(self) -> None:
         """A diverged run whose loss stayed finite (BN running variance overflowing to inf at a
@@ -420,10 +450,11 @@ class Run:
         return metrics
 
 
-def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1) -> dict[str, Any]:
+def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1, on_epoch=None) -> dict[str, Any]:
     """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``).
-    ``jobs``: how many runs share this machine at once (a joblib sweep), for ``threads=auto``."""
-    return Run(cfg, run_dir, jobs).fit()
+    ``jobs``: how many runs share this machine at once (a joblib sweep), for ``threads=auto``;
+    ``on_epoch(epoch, row)`` is called after every epoch; a true result stops the run there."""
+    return Run(cfg, run_dir, jobs, on_epoch).fit()
 
 
 __all__ = ["train", "Run"]
