@@ -1,0 +1,178 @@
+"""DSR: differentiation on spike representation (Meng et al., CVPR 2022, Sec. 3.4, Eq. 16-17, 19).
+
+The forward simulates T steps; the backward differentiates the representation map
+o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time. Two formulations
+(``method.formulation``):
+
+``flat`` (default): memory that does not grow with T.
+  1. *record*: the network runs its T-step forward under ``torch.no_grad``; every DSR neuron keeps
+     its (weighted) average input I_hat and its spike representation r, both [B, ...].
+  2. *replay*: the network runs once more on the representation of its input, [1, B, ...]:
+     stateless layers (conv, BN, pooling, fc) run once on [B, ...], every DSR neuron returns its
+     recorded r and back-propagates Eq. 16-17 (and Eq. 19 for V_th) at its recorded I_hat.
+  Only phase 2 keeps a graph, O(1) in T. For layers that are affine in their input and share one
+  mask over time (conv, fc, average pooling, eval-mode BN, a time-shared dropout mask), this is
+  exactly the per-step gradient: sum_n dL/dI[n] x[n]^T = dL/dI_hat x_hat^T. Two layers differ:
+  train-mode BN normalises the averaged input with its own batch statistics (BN of the average
+  instead of the average of per-step BN outputs, whose gradient needs the T-step input), and
+  max pooling routes the gradient by the argmax of the averaged input.
+
+``per_step``: the authors' code (qymeng94/DSR): one graph over the T-step forward ([T*B, ...]),
+  each DSR neuron saving its whole input (``_DSRFunction`` in snnexp.neurons.dsr). Exact for
+  every layer, memory linear in T.
+
+The readout is the spike representation of the last layer (readout ``rate``), the loss is the
+configured one (cross-entropy in the paper). Dropout layers must share their mask over time
+(spikingjelly's multi-step ``layer.Dropout`` does) so that both passes see one mask: the random
+state is rewound between the passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from spikingjelly.activation_based import base, functional
+from torch import nn
+
+from snnexp.engine.steps import StepContext
+from snnexp.errors import ConfigError
+from snnexp.methods.base import Method
+from snnexp.models.base import uses_per_step_state
+from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
+from snnexp.registry import METHODS
+
+FORMULATIONS = ("flat", "per_step")
+
+
+def dsr_nodes(model: nn.Module) -> list[DSRNode]:
+    return [m for m in model.modules() if isinstance(m, DSRNode)]
+
+
+def other_spiking_neurons(model: nn.Module) -> list[str]:
+    """Class names of the spiking layers (stateful, with a threshold) that are not DSR neurons."""
+    return sorted(
+        {
+            type(m).__name__
+            for m in model.modules()
+            if isinstance(m, base.MemoryModule) and hasattr(m, "v_threshold") and not isinstance(m, DSRNode)
+        }
+    )
+
+
+@contextlib.contextmanager
+def _phase(nodes: list[DSRNode], phase: str):
+    for n in nodes:
+        n.dsr_phase = phase
+    try:
+        yield
+    finally:
+        for n in nodes:
+            n.dsr_phase = None
+
+
+@contextlib.contextmanager
+def _frozen_norm_statistics(model: nn.Module):
+    """The replay pass must not update BN running statistics a second time (phase 1 did, over
+    the T*B inputs that inference will see)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked) for m in bns]
+    saved = [(mom, None if nbt is None else nbt.clone()) for mom, nbt in saved]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (mom, nbt) in zip(bns, saved, strict=True):
+            m.momentum = mom
+            if nbt is not None:
+                m.num_batches_tracked.copy_(nbt)
+
+
+@contextlib.contextmanager
+def _encoder_off(model: nn.Module):
+    """Both passes take the already encoded input (a Poisson encoder draws once per batch)."""
+    enc = getattr(model, "encoder", None)
+    if enc is None:
+        yield
+        return
+    model.encoder = nn.Identity()
+    try:
+        yield
+    finally:
+        model.encoder = enc
+
+
+def _rng_state(device: torch.device):
+    return torch.get_rng_state(), (torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def _set_rng_state(state, device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+@METHODS.register("dsr", paper="DSR", help="differentiation on spike representation (flat memory in T)")
+class DSR(Method):
+    name = "dsr"
+
+    def __init__(self, *, formulation: str) -> None:
+        super().__init__()
+        if formulation not in FORMULATIONS:
+            raise ConfigError(f"method.formulation={formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+        self.formulation = formulation
+
+    def prepare(self, model: nn.Module) -> None:
+        """Every spiking neuron must be a DSR neuron; switch them to the DSR backward."""
+        others = other_spiking_neurons(model)
+        nodes = dsr_nodes(model)
+        if others or not nodes:
+            found = ", ".join(others) or "no spiking neuron"
+            need = " or ".join(f"neuron={n}" for n in DSR_NEURONS)
+            raise ConfigError(f"method=dsr needs {need} (the model has {found})")
+        if len({n.decay for n in nodes}) > 1:
+            raise ConfigError("method=dsr: all DSR neurons of a model must share tau and delta_t")
+        if self.formulation == "flat" and uses_per_step_state(model):
+            raise ConfigError(
+                "method.formulation=flat needs norms shared by all time steps (not bntt); "
+                "use method.formulation=per_step"
+            )
+        for n in nodes:
+            n.grad = "dsr"
+
+    def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        if self.formulation == "per_step":
+            return super().train_step(net, x, y, ctx)
+        ctx.zero_grad()
+        model = getattr(net, "module", net)  # DDP
+        try:
+            with ctx.autocast():
+                logits = self.flat_forward(net, model, x)
+                loss = ctx.loss_fn(logits.float(), y)
+            ctx.backward(loss)
+        finally:
+            functional.reset_net(model)
+            for n in dsr_nodes(model):
+                n.dsr_record = None
+        ctx.optimizer_step(loss)
+        return loss.detach(), logits.detach()
+
+    def flat_forward(self, net: nn.Module, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Phase 1 (record, no graph) then phase 2 (replay on the representations); returns the
+        SNN's output representation, differentiable by Eq. 16-17."""
+        nodes = dsr_nodes(model)
+        with torch.no_grad():
+            xs = model.encoder(x) if hasattr(model, "encoder") else x
+        with _encoder_off(model):
+            rng = _rng_state(x.device)
+            with torch.no_grad(), _phase(nodes, "record"):
+                model(xs)
+            _set_rng_state(rng, x.device)
+            static = xs.dim() == getattr(model, "static_dims", xs.dim())
+            x_hat = xs if static else weighted_mean(xs, nodes[0].decay)
+            with _phase(nodes, "replay"), _frozen_norm_statistics(model):
+                return net(x_hat.unsqueeze(0))
+
+    def __repr__(self) -> str:
+        return f"DSR(formulation={self.formulation!r})"
