@@ -125,6 +125,7 @@ class SchedConfig:
     milestones: list = field(default_factory=list)  # multistep: fractions of the run (0..1) or epochs
     warmup_epochs: float = rng(0.0, ge=0.0)
     warmup_start_factor: float = rng(0.1, gt=0.0, le=1.0)
+    warmup_steps: int = rng(0, ge=0)  # DSR: lr * (i+1)/warmup_steps for the first optimizer steps
     per_step: bool = True  # update the lr every optimizer step (smooth) instead of once per epoch
 
 
