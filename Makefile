@@ -33,9 +33,10 @@ test: $(STAMP) ## the test suite (what CI runs), including the digits demo
 test-all: $(STAMP) ## every test, the slow ones too
 	$(BIN)/python -m pytest -q -m '' $(ARGS)
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff (check + format check, pinned in pyproject.toml) and the layering contracts (import-linter)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## ruff autofix + format
 	$(BIN)/ruff check --fix src tests scripts

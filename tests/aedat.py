@@ -25,8 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR10_DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                       "dog", "frog", "horse", "ship", "truck")
+CIFAR10_DVS_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 GESTURE_TRIALS = {"train": ("user01_fluorescent", "user02_led"), "test": ("user24_natural",)}
 
 
@@ -40,12 +50,14 @@ def _packet(etype: int, events: list[tuple[int, int]]) -> bytes:
 def write_aedat31(path: Path, events: np.ndarray, packet_events: int = 5) -> None:
     """``events`` ``[N, 4]`` of (t, x, y, p) as polarity packets of ``packet_events`` events each,
     after a special-event packet (type 0, which readers skip) like real recordings start with."""
-    header = (b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n"
-              b"#Start-Time: 2017-01-01 12:00:00 (TZ+0000)\r\n#!END-HEADER\r\n")
+    header = (
+        b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n"
+        b"#Start-Time: 2017-01-01 12:00:00 (TZ+0000)\r\n#!END-HEADER\r\n"
+    )
     body = [_packet(0, [(1 << 1 | 1, 0)])]  # a timestamp-reset special event
     pol = [((int(x) << 17) | (int(y) << 2) | (int(p) << 1) | 1, int(t)) for t, x, y, p in events]
     for i in range(0, len(pol), packet_events):
-        body.append(_packet(1, pol[i:i + packet_events]))
+        body.append(_packet(1, pol[i : i + packet_events]))
     path.write_bytes(header + b"".join(body))
 
 
@@ -77,7 +89,8 @@ def write_gesture_folder(folder: Path, n_events: int = 8) -> dict[str, dict[str,
                 t += 1_000
             write_aedat31(folder / f"{trial}.aedat", np.concatenate(parts))
             (folder / f"{trial}_labels.csv").write_text(
-                "class,startTime_usec,endTime_usec\r\n" + "".join(f"{c},{a},{b}\r\n" for c, a, b in rows))
+                "class,startTime_usec,endTime_usec\r\n" + "".join(f"{c},{a},{b}\r\n" for c, a, b in rows)
+            )
             truth[split][trial] = gestures
     return truth
 
@@ -98,9 +111,11 @@ def write_aedat2(path: Path, events: np.ndarray) -> None:
     """``events`` ``[N, 4]`` of (t, x, y, p) in frame coordinates. spikingjelly's CIFAR10-DVS
     reader maps a raw address to ``x = 127 - y_raw, y = 127 - x_raw, p = 1 - polarity_bit``; the
     raw address is built backwards from that."""
-    header = (b"#!AER-DAT2.0\r\n# This is a raw AE data file - do not edit\r\n"
-              b"# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event\r\n"
-              b"# Timestamps tick is 1 us\r\n# created Thu Jan 01 12:00:00 CST 2017\r\n")
+    header = (
+        b"#!AER-DAT2.0\r\n# This is a raw AE data file - do not edit\r\n"
+        b"# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event\r\n"
+        b"# Timestamps tick is 1 us\r\n# created Thu Jan 01 12:00:00 CST 2017\r\n"
+    )
     t, x, y, p = (events[:, k].astype(np.uint32) for k in range(4))
     addr = ((127 - x) << 8) | ((127 - y) << 1) | (1 - p)
     data = np.stack([addr, t], 1).astype(">u4")
@@ -112,8 +127,9 @@ def cifar_events(c: int, i: int, n: int) -> np.ndarray:
     return np.stack([100 + 7 * k, (13 * c + 5 * i + k) % 128, (3 * c + i + 11 * k) % 128, (k + i) % 2], 1)
 
 
-def write_cifar_folders(extract: Path, per_class: int = 20,
-                        n_events: int = 8) -> dict[str, dict[int, np.ndarray]]:
+def write_cifar_folders(
+    extract: Path, per_class: int = 20, n_events: int = 8
+) -> dict[str, dict[int, np.ndarray]]:
     """``extract/<class>/cifar10_<class>_<i>.aedat``. Returns ``{class: {i: events}}``."""
     truth: dict[str, dict[int, np.ndarray]] = {}
     for c, name in enumerate(CIFAR10_DVS_CLASSES):

@@ -14,20 +14,8 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 SNNEXP = [sys.executable, "-m", "snnexp.cli"]
 
-# a run small enough for a unit test: synthetic 8x8 images, tiny model, 2 epochs
-FAST = [
-    "data=synthetic",
-    "data.image_size=8",
-    "data.in_channels=1",
-    "data.train_size=64",
-    "data.test_size=32",
-    "model.width=8",
-    "T=2",
-    "trainer.batch_size=16",
-    "trainer.epochs=2",
-    "trainer.progress=false",
-    "logger=none",
-]
+# a run small enough for a unit test (conf/debug/fast.yaml): synthetic 8x8 images, tiny model, 2 epochs
+FAST = ["debug=fast"]
 
 
 def run_cli(

@@ -10,7 +10,8 @@ import torch
 from omegaconf import OmegaConf
 
 from snnexp.analysis import BlockRecorder, analyze, find_blocks, measure
-from snnexp.analysis.measure import _build_model, collect_batches, variant_config
+from snnexp.analysis.measure import collect_batches, variant_config
+from snnexp.build import build_model
 from snnexp.commands import analyze as analyze_cmd
 from snnexp.config import compose
 
@@ -45,7 +46,7 @@ def grads(blocks: list[dict]) -> list[float]:
 def test_firing_rates_match_a_manual_count():
     cfg = cfg_of("block=sew_iand", blocks=3)
     torch.manual_seed(0)
-    model = _build_model(variant_config(cfg))
+    model = build_model(variant_config(cfg))
     batches = collect_batches(cfg, "test", 2)
     blocks = find_blocks(model)
     assert len(blocks) == 3
@@ -215,7 +216,7 @@ def test_command_writes_json_png_and_prints(tmp_path, capsys):
 def test_checkpoint_is_analysed_with_its_own_config(tmp_path):
     cfg = compose([*SMALL, "model.blocks_per_stage=2", "block=sew_iand"])
     torch.manual_seed(0)
-    model = _build_model(cfg)
+    model = build_model(cfg)
     path = tmp_path / "last.pt"
     torch.save(
         {"model": model.state_dict(), "config": OmegaConf.to_yaml(cfg, resolve=True), "epoch": 3}, path

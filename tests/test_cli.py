@@ -32,7 +32,7 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
     p = run_cli("eval", f"ckpt={fold['out']}", "--json", f"out={tmp_path}/f.json", cwd=tmp_path, check=True)
     assert json.loads(p.stdout[p.stdout.index("{") :])["acc1"] == metrics["last_acc1"]
 
-    p = run_cli("summary", *FAST[:6], "--json", cwd=tmp_path, check=True)
+    p = run_cli("summary", *FAST, "--json", cwd=tmp_path, check=True)
     info = json.loads(p.stdout)
     assert info["params"] == metrics["params"] and info["layers"][0]["name"] == "encoder"
     assert any(r["type"] == "IFNode" for r in info["layers"])
@@ -74,6 +74,29 @@ def test_help_cfg_and_list_do_not_import_torch(tmp_path):
         cwd=tmp_path,
     )
     assert "T: 7" in p.stdout
+
+
+def test_report_does_not_import_torch(tmp_path):
+    """`snnexp report` runs where no training does (a laptop with the run directories copied over)."""
+    from snnexp.runfiles import write_metrics, write_summary
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    cfg = (
+        "experiment_name: sew/dvs_gesture_table4\npaper: SEW\nblock: {name: sew_add}\ntrainer: {epochs: 1}\n"
+    )
+    (run / "config.yaml").write_text(cfg)
+    (run / ".hydra" / "overrides.yaml").write_text("- experiment=sew/dvs_gesture_table4\n")
+    write_summary(run, [{"epoch": 1, "test_acc1": 91.5, "test_acc5": 99.0, "best_acc1": 91.5}])
+    write_metrics(run, {"status": "finished", "epochs_done": 1, "params": 130_000})
+    code = (
+        "import sys\nfrom snnexp.cli import main\nrc = main(sys.argv[1:])\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\nprint('NO_TORCH', rc)"
+    )
+    p = subprocess.run([sys.executable, "-c", code, "report", str(run)], capture_output=True, text=True)
+    assert "NO_TORCH 0" in p.stdout, p.stderr[-500:]
+    assert "| SEW ResNet | ADD | 97.92 | 91.50 | 91.50 | finished 1/1 ep |" in p.stdout
+    assert (run / "table_4.md").is_file()
 
 
 def test_two_runs_started_together_get_different_dirs(tmp_path):

@@ -40,8 +40,11 @@ def build(name: str, root: Path, T: int, *overrides: str):
 
 
 def mtimes(folder: Path) -> dict[str, int]:
-    return {os.path.join(r, f): os.stat(os.path.join(r, f)).st_mtime_ns
-            for r, _, files in os.walk(folder) for f in files}
+    return {
+        os.path.join(r, f): os.stat(os.path.join(r, f)).st_mtime_ns
+        for r, _, files in os.walk(folder)
+        for f in files
+    }
 
 
 def forbid(monkeypatch, *targets):
@@ -154,8 +157,9 @@ def test_gesture_without_frame_cache_gives_the_same_frames(gesture):
 def test_gesture_resize(gesture):
     root, _ = gesture
     full, _ = build("dvs_gesture", root, 4, "data.temporal_delete=false")
-    small, _ = build("dvs_gesture", root, 4, "data.temporal_delete=false", "data.image_size=32",
-                     "data.resize_mode=area")
+    small, _ = build(
+        "dvs_gesture", root, 4, "data.temporal_delete=false", "data.image_size=32", "data.resize_mode=area"
+    )
     x, ref = small[4][0], full[4][0]
     assert x.shape == (4, 2, 32, 32)
     torch.testing.assert_close(x * 16, torch.nn.functional.avg_pool2d(ref, 4) * 16)
@@ -194,9 +198,12 @@ def test_gesture_archive_with_a_broken_recording(tmp_path):
     (root / "download").mkdir(parents=True)
     with tarfile.open(root / "download" / "DvsGesture.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "DvsGesture", arcname="DvsGesture")
-    with pytest.raises(DataError, match=r"extract/DvsGesture/user02_led\.aedat is not a readable AEDAT 3\.1 "
-                                        r"file \(truncated.*\); .*DvsGesture\.tar\.gz is broken: "
-                                        r"download it again"):
+    with pytest.raises(
+        DataError,
+        match=r"extract/DvsGesture/user02_led\.aedat is not a readable AEDAT 3\.1 "
+        r"file \(truncated.*\); .*DvsGesture\.tar\.gz is broken: "
+        r"download it again",
+    ):
         build("dvs_gesture", root, 4, "data.temporal_delete=false")
     assert not (root / "extract" / "DvsGesture").exists() and not (root / "events_np").exists()
 
@@ -249,8 +256,11 @@ def test_gesture_corrupt_recording(tmp_path):
     bad = root / "extract" / "DvsGesture" / "user24_natural.aedat"
     good = bad.read_bytes()
     bad.write_bytes(good[:-5])  # truncated in the last packet
-    with pytest.raises(DataError, match=rf"^{re.escape(str(bad))} is not a readable AEDAT 3\.1 file "
-                                        r"\(truncated"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{re.escape(str(bad))} is not a readable AEDAT 3\.1 file "
+        r"\(truncated",
+    ):
         build("dvs_gesture", root, 4, "data.temporal_delete=false")
     bad.write_bytes(b"garbage\n" + good)
     with pytest.raises(DataError, match=rf"{re.escape(str(bad))} .*does not start with"):
@@ -269,8 +279,10 @@ def test_gesture_stale_building_markers(tmp_path, monkeypatch):
     forbid(monkeypatch, "DVS128Gesture", "frames")
     with pytest.raises(DataError) as e:
         build("dvs_gesture", root, 16)
-    assert str(e.value) == (f"{root}/events_np.building is left over from an interrupted conversion: "
-                            f"delete {root}/events_np and {root}/events_np.building, then retry")
+    assert str(e.value) == (
+        f"{root}/events_np.building is left over from an interrupted conversion: "
+        f"delete {root}/events_np and {root}/events_np.building, then retry"
+    )
     monkeypatch.undo()
     shutil.rmtree(root / "events_np")
     (root / "events_np.building").unlink()
@@ -278,8 +290,11 @@ def test_gesture_stale_building_markers(tmp_path, monkeypatch):
     shutil.rmtree(root / "frames_number_4_split_by_number")
     (root / "frames_number_4_split_by_number" / "train").mkdir(parents=True)
     (root / "frames_number_4_split_by_number.building").touch()
-    with pytest.raises(DataError, match=rf"^{re.escape(str(root))}/frames_number_4_split_by_number\.building "
-                                        r"is left over .*: delete .*frames_number_4_split_by_number and "):
+    with pytest.raises(
+        DataError,
+        match=rf"^{re.escape(str(root))}/frames_number_4_split_by_number\.building "
+        r"is left over .*: delete .*frames_number_4_split_by_number and ",
+    ):
         build("dvs_gesture", root, 4, "data.temporal_delete=false")
     # an incomplete frames folder whose marker was deleted by hand is caught too
     (root / "frames_number_4_split_by_number.building").unlink()
@@ -309,6 +324,43 @@ def test_gesture_config_errors(gesture):
         build("dvs_gesture", root, 16, "data.in_channels=1")
     with pytest.raises(ConfigError, match=r"resize_mode"):
         build("dvs_gesture", root, 16, "data.resize_mode=lanczos")
+
+
+ALLOWED_RESIZE = "area, bicubic, bilinear, nearest, nearest-exact"
+
+
+@pytest.mark.parametrize(
+    ("data", "override", "message"),
+    [
+        (
+            "dvs_gesture",
+            "data.split_by=events",
+            "data.split_by='events' is not allowed; allowed: number, time",
+        ),
+        (
+            "cifar10_dvs",
+            "data.resize_mode=x",
+            f"data.resize_mode='x' is not allowed; allowed: {ALLOWED_RESIZE}",
+        ),
+        (
+            "cifar10_dvs",
+            "data.train_ratio=1.5",
+            "data.train_ratio=1.5 is out of range: it must be > 0.0 and < 1.0",
+        ),
+        ("cifar10_dvs", "data.split_order=x", "data.split_order='x' is not allowed; allowed: name, number"),
+        (
+            "dvs_gesture",
+            "data.preprocess_threads=0",
+            "data.preprocess_threads=0 is out of range: it must be >= 1",
+        ),
+        ("dvs_gesture", "data.frames_number=0", "data.frames_number=0 is out of range: it must be >= 1"),
+    ],
+)
+def test_single_settings_are_rejected_at_composition(tmp_path, data, override, message):
+    # the typed schema (DVSDataConfig / CIFAR10DVSDataConfig) rejects them before any file is read
+    with pytest.raises(ConfigError) as e:
+        cfg_for(data, tmp_path / "absent", 16, override)
+    assert str(e.value) == message
 
 
 # ================================================================ CIFAR10-DVS
@@ -398,9 +450,12 @@ def test_cifar_missing_files(tmp_path):
     write_cifar_folders(root / "extract", 2, N_CIFAR)
     shutil.rmtree(root / "extract" / "cat")
     shutil.rmtree(root / "extract" / "dog")
-    with pytest.raises(DataError, match=r"lacks the class\(es\) cat, dog: put .*/extract/<class>/"
-                                        r"cifar10_<class>_<i>\.aedat or .*/download/<class>\.zip "
-                                        r"for each \(cat\.zip, dog\.zip"):
+    with pytest.raises(
+        DataError,
+        match=r"lacks the class\(es\) cat, dog: put .*/extract/<class>/"
+        r"cifar10_<class>_<i>\.aedat or .*/download/<class>\.zip "
+        r"for each \(cat\.zip, dog\.zip",
+    ):
         build("cifar10_dvs", root, 4)
     assert not (root / "events_np").exists() and not list(root.glob("*.building"))
 
@@ -427,6 +482,9 @@ def test_cifar_stale_building_marker(tmp_path):
     write_cifar_folders(root / "extract", 2, N_CIFAR)
     (root / "events_np.building").touch()  # e.g. left by spikingjelly's own failed download
     r = re.escape(str(root))
-    with pytest.raises(DataError, match=rf"^{r}/events_np\.building is left over from an interrupted "
-                                        rf"conversion: delete {r}/events_np\.building, then retry$"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{r}/events_np\.building is left over from an interrupted "
+        rf"conversion: delete {r}/events_np\.building, then retry$",
+    ):
         build("cifar10_dvs", root, 4)

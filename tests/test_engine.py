@@ -134,6 +134,16 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
         load_checkpoint(p)
 
 
+def test_checkpoint_without_config_is_one_line_error(tmp_path):
+    """eval/fold/analyze rebuild the model from the checkpoint's own config: without one, say so."""
+    from snnexp.inference import load_for_inference
+
+    p = tmp_path / "bare.pt"
+    save_atomic({"model": {"w": torch.zeros(2)}}, p)
+    with pytest.raises(CheckpointError, match="holds no config"):
+        load_for_inference(p, snnexp.compose(FAST), [], set())
+
+
 def test_kill_9_during_training_resumes_cleanly(tmp_path):
     """SIGKILL at an arbitrary moment (checkpoints are written every step), then resume=auto."""
     run_dir = tmp_path / "run"

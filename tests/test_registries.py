@@ -44,3 +44,21 @@ def test_every_registered_model_lists_its_paper_or_help():
 def test_unknown_names_fail_at_composition(override, match):
     with pytest.raises(ConfigError, match=match):
         compose([override])
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("model.width=abc", "model 'sew_mini': width='abc' is not allowed; it must be int"),
+        ("neuron.v_reset=abc", "neuron 'if': v_reset='abc' is not allowed; it must be float or null"),
+        ("surrogate.alpha=true", "surrogate 'atan': alpha=True is not allowed; it must be float"),
+        ("+method.foo=1", "method 'bptt' has no parameter 'foo'; it takes none"),
+    ],
+)
+def test_a_builder_signature_is_the_schema_of_its_option(override, match):
+    import snnexp
+    from snnexp.build import build_method
+
+    cfg = compose(["debug=fast", override])
+    with pytest.raises(ConfigError, match=match):
+        build_method(cfg) if "method" in override else snnexp.build_model(cfg)

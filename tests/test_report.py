@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from snnexp.commands import report as report_cmd
-from snnexp.engine.trainer import SUMMARY_COLUMNS
 from snnexp.errors import UserError
 from snnexp.papers import get_table, load_paper, normalize_table_id
 from snnexp.report import find_runs, make_tables, render_csv, render_markdown
+from snnexp.runfiles import SUMMARY_COLUMNS
 
 
 def fake_run(

@@ -82,12 +82,21 @@ def test_every_sew_experiment_is_tested_and_described():
     files = sorted(
         str(p.relative_to(conf_dir() / "experiment").with_suffix(""))
         for p in (conf_dir() / "experiment" / "sew").glob("*.yaml")
+        if not p.name.startswith("_")  # bases (the shared SEW recipe), not experiments
     )
     assert files == sorted(SWEEPS)
     for f in files:
         lines = (conf_dir() / "experiment" / f"{f}.yaml").read_text().splitlines()
         assert lines[0] == "# @package _global_"
         assert lines[1].startswith("# SEW ") and len(lines[1]) > 20  # the one-line description
+
+
+def test_experiments_say_only_what_differs_from_their_base():
+    # the T=4/8/16 settings of Table 6 differ only in T: a few lines each over experiment/sew/_cifar10dvs
+    for t in (4, 8, 16):
+        text = (conf_dir() / "experiment" / "sew" / f"cifar10dvs_t{t}.yaml").read_text()
+        body = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        assert "  - /experiment/sew/_cifar10dvs" in body and len(body) <= 6, body
 
 
 @pytest.mark.parametrize("job", jobs("sew/imagenet"), ids="-".join)

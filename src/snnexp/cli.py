@@ -13,7 +13,7 @@ import os
 import sys
 
 COMMANDS = {
-    "train": "train a model (BPTT or DSR) as the config says",
+    "train": "train a model as the config says (method=bptt: surrogate-gradient BPTT)",
     "eval": "evaluate a checkpoint on a data split: snnexp eval ckpt=path/to/last.pt [split=test] [T=...]",
     "summary": "build the model from the same overrides; print params and a per-layer table [--json]",
     "list": "list registered models, blocks, neurons, ... (snnexp list [group])",

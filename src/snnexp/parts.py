@@ -9,13 +9,15 @@ builds a fresh module from the composed config groups; the constants come from `
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from snnexp import registry as R
-from snnexp.errors import ConfigError
+from snnexp.errors import ConfigError, choices_hint
 
 
 def _kwargs(node: DictConfig | dict | None, drop: tuple[str, ...] = ("name",)) -> dict[str, Any]:
@@ -26,16 +28,48 @@ def _kwargs(node: DictConfig | dict | None, drop: tuple[str, ...] = ("name",)) -
 
 
 def check_kwargs(fn, kw: dict[str, Any], what: str, skip: int = 0) -> None:
-    """A config key the builder does not take is a typo: say which keys it does take."""
+    """The builder's signature is the schema of an open group's option: a key it does not take is
+    a typo (say which keys it does take), a value of the wrong type is refused by name."""
     params = list(inspect.signature(fn).parameters.values())[skip:]
-    if any(p.kind is p.VAR_KEYWORD for p in params):
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        names = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = sorted(set(kw) - set(names))
+        if unknown:
+            hint = choices_hint(unknown[0], names) if names else "it takes none"
+            raise ConfigError(f"{what} has no parameter {unknown[0]!r}; {hint}")
+    try:
+        hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn)
+    except Exception:  # an annotation that cannot be evaluated: nothing to check against
         return
-    names = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    unknown = sorted(set(kw) - set(names))
-    if unknown:
-        from snnexp.errors import choices_hint
+    for key, value in kw.items():
+        if key in hints and not _fits(value, hints[key]):
+            raise ConfigError(f"{what}: {key}={value!r} is not allowed; it must be {_type_name(hints[key])}")
 
-        raise ConfigError(f"{what} has no parameter {unknown[0]!r}; {choices_hint(unknown[0], names)}")
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a config value fits a builder's annotation (plain types, Optional/unions, lists)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint in (list, tuple) or origin in (list, tuple):
+        return isinstance(value, list | tuple)
+    return True  # modules, callables, dicts: not checked here
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 class Parts:

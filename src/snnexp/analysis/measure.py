@@ -24,6 +24,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from snnexp.analysis.hooks import BlockRecorder
+from snnexp.build import build_model
+from snnexp.engine.device import pick_device, to_time_major
 from snnexp.errors import ConfigError
 
 BLOCK_LABEL = {
@@ -36,29 +38,10 @@ BLOCK_LABEL = {
 WHAT = ("firing", "gradients")
 
 
-def _build_model(cfg: DictConfig) -> nn.Module:
-    try:
-        from snnexp.build import build_model
-    except ImportError:  # pragma: no cover - older trees
-        from snnexp.parts import Parts, _kwargs
-        from snnexp.registry import MODELS
-
-        parts = Parts(cfg)
-        model = MODELS.get(cfg.model.name)(parts, **_kwargs(cfg.model))
-        model.encoder = parts.encoder()
-        return model
-    return build_model(cfg)
-
-
 def _reset(model: nn.Module) -> None:
     from spikingjelly.activation_based import functional
 
     functional.reset_net(model)
-
-
-def time_major(x: torch.Tensor) -> torch.Tensor:
-    """A batch of sequences [B, T, C, H, W] -> [T, B, C, H, W]; static images stay [B, C, H, W]."""
-    return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
 
 
 def collect_batches(
@@ -73,7 +56,7 @@ def collect_batches(
     loader = train if split == "train" else test
     out = []
     for x, y in loader:
-        out.append((time_major(x), y))
+        out.append((to_time_major(x), y))
         if len(out) >= n:
             break
     if not out:
@@ -135,10 +118,35 @@ def variant_label(block: str, zero_init: bool | None) -> str:
     return f"{label} (zero init)" if zero_init else label
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def _fresh_variants(
+    cfg: DictConfig,
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+    blocks: Sequence[str] | None,
+    zero_init_compare: bool,
+    **measure_kw: Any,
+) -> list[dict[str, Any]]:
+    """Fresh models of ``cfg``, one per block type and zero-init setting, each measured on ``data``;
+    every one is built from the same seed, so they share the weights wherever the shapes agree."""
+    names = list(blocks) if blocks else [str(cfg.block.name)]
+    inits = [False, True] if zero_init_compare else [bool(cfg.block.get("zero_init", False))]
+    variants = []
+    for b in names:
+        for z in inits:
+            if b == "plain" and z and len(inits) > 1:
+                continue
+            torch.manual_seed(int(cfg.get("seed", 0)))
+            m = build_model(variant_config(cfg, b, z))
+            res = measure(m, data, **measure_kw)
+            variants.append(
+                {
+                    "label": variant_label(b, z if len(inits) > 1 or z else None),
+                    "block": b,
+                    "zero_init": z,
+                    **res,
+                }
+            )
+            del m
+    return variants
 
 
 def analyze(
@@ -181,25 +189,9 @@ def analyze(
             }
         )
     else:
-        names = list(blocks) if blocks else [str(cfg.block.name)]
-        inits = [False, True] if zero_init_compare else [bool(cfg.block.get("zero_init", False))]
-        for b in names:
-            for z in inits:
-                if b == "plain" and z and len(inits) > 1:
-                    continue
-                vcfg = variant_config(cfg, b, z)
-                torch.manual_seed(int(cfg.get("seed", 0)))
-                m = _build_model(vcfg)
-                res = measure(m, data, grads=grads, train_mode=train_mode, device=device)
-                variants.append(
-                    {
-                        "label": variant_label(b, z if len(inits) > 1 or z else None),
-                        "block": b,
-                        "zero_init": z,
-                        **res,
-                    }
-                )
-                del m
+        variants = _fresh_variants(
+            cfg, data, blocks, zero_init_compare, grads=grads, train_mode=train_mode, device=device
+        )
     return {
         "what": what,
         "source": source,

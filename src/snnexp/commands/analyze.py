@@ -18,16 +18,6 @@ FLAGS = {"--json"}
 OWN_KEYS = {"what", "ckpt", "batches", "split", "compare_blocks", "zero_init_compare", "bn_mode", "out"}
 
 
-def checkpoint_config(cfg, ckpt: dict, overrides: list[str]):
-    """The checkpoint's resolved config with the command line's ``overrides`` (not the analysis's
-    own keys) applied on top."""
-    from omegaconf import OmegaConf
-
-    from snnexp.config.compose import apply_overrides
-
-    return apply_overrides(OmegaConf.create(ckpt.get("config") or {}), cfg, overrides, OWN_KEYS)
-
-
 def _output_dir(cfg) -> Path:
     if cfg.get("out"):
         return Path(cfg.out)
@@ -55,16 +45,11 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         raise ConfigError(f"batches={cfg.batches!r} must be a whole number >= 1") from None
     common = dict(what=what, n_batches=n_batches, split=str(cfg.split), bn_mode=str(cfg.bn_mode))
     if cfg.get("ckpt"):
-        from snnexp.analysis.measure import _build_model
-        from snnexp.config.compose import task_overrides
-        from snnexp.engine.checkpoint import load_checkpoint, load_weights
+        from snnexp.inference import load_for_inference
 
         if blocks:
             raise ConfigError("compare_blocks compares fresh models; it cannot be used with ckpt=")
-        ckpt = load_checkpoint(cfg.ckpt)
-        run_cfg = checkpoint_config(cfg, ckpt, task_overrides() if overrides is None else overrides)
-        model = _build_model(run_cfg)
-        load_weights(model, ckpt, cfg.ckpt)
+        model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, overrides, OWN_KEYS)
         result = analyze(run_cfg, model=model, source=str(cfg.ckpt), **common)
         result["epoch"] = ckpt.get("epoch")
         return result

@@ -16,35 +16,18 @@ FLAGS = {"--json"}
 OWN_KEYS = {"ckpt", "split", "out"}
 
 
-def checkpoint_config(cfg, ckpt: dict):
-    """The checkpoint's config with this command's overrides applied."""
-    from omegaconf import OmegaConf
-
-    from snnexp.config.compose import apply_overrides, task_overrides
-
-    return apply_overrides(OmegaConf.create(ckpt["config"]), cfg, task_overrides(), OWN_KEYS)
-
-
 def task(cfg, flags: set[str]) -> None:
     import torch
 
-    from snnexp.build import build_model
     from snnexp.data import build_data
-    from snnexp.engine.checkpoint import load_checkpoint, load_weights
+    from snnexp.engine.device import pick_device
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
-    from snnexp.engine.trainer import evaluate, pick_device
+    from snnexp.engine.trainer import evaluate
+    from snnexp.inference import load_for_inference
 
-    ckpt = load_checkpoint(cfg.ckpt)
-    run_cfg = checkpoint_config(cfg, ckpt)
-    device = pick_device(cfg.device, Dist())
-    model = build_model(run_cfg)
-    if ckpt.get("folded"):  # written by `snnexp fold`: same structure with the norms folded away
-        from snnexp.fold import fold_tdbn
-
-        model = fold_tdbn(model)
-    model = model.to(device)
-    load_weights(model, ckpt, cfg.ckpt)
+    device = pick_device(cfg.device)
+    model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, None, OWN_KEYS, device)
     train_loader, test_loader = build_data(run_cfg)
     loader = test_loader if cfg.split == "test" else train_loader
     ctx = StepContext(

@@ -12,6 +12,7 @@ import json
 
 CONFIG_NAME = "fold"
 FLAGS = {"--json"}
+OWN_KEYS = {"ckpt", "split", "out"}  # fold.yaml extends eval.yaml: the same own keys
 
 
 def task(cfg, flags: set[str]) -> None:
@@ -20,20 +21,15 @@ def task(cfg, flags: set[str]) -> None:
     import torch
     from spikingjelly.activation_based import functional
 
-    from snnexp.build import build_model
-    from snnexp.commands.eval import checkpoint_config
     from snnexp.commands.summary import example_input
-    from snnexp.engine.checkpoint import load_checkpoint, load_weights, save_atomic
+    from snnexp.engine.checkpoint import save_atomic
     from snnexp.errors import CheckpointError
     from snnexp.fold import fold_tdbn
+    from snnexp.inference import load_for_inference
 
-    ckpt = load_checkpoint(cfg.ckpt)
+    model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, None, OWN_KEYS)
     if ckpt.get("folded"):
         raise CheckpointError(f"{cfg.ckpt} is already folded")
-    run_cfg = checkpoint_config(cfg, ckpt)
-    model = build_model(run_cfg)
-    load_weights(model, ckpt, cfg.ckpt)
-    model.eval()
     x = torch.rand_like(example_input(run_cfg).repeat_interleave(4, dim=-4))  # batch of 4
     folded = fold_tdbn(model, example_input=x)
     with torch.no_grad():

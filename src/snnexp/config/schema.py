@@ -5,7 +5,7 @@ Each YAML option of a group starts its defaults list with the schema of its kind
 and wrong types at composition; :func:`snnexp.config.validate.check_ranges` checks the ranges
 declared here with :func:`rng` (Hydra has no range checks of its own). Schemas whose fields
 differ per option (neurons, norms, models, data sets) keep the common fields here and let each
-YAML add its own.
+YAML add its own; a kind of option with settings of its own gets a subclass (``DVSDataConfig``).
 
 Paper constants do NOT live here: the defaults below are only what a field is when a YAML file
 does not set it; every paper value is written in the YAML option of that paper.
@@ -199,6 +199,32 @@ class DataConfig(Dict[str, Any]):
     sequence: bool = False  # samples are [T, C, H, W] frame sequences rather than static images
 
 
+# the choices the DVS data sets' code reads from here too (one source; this module stays torch-free)
+DVS_SPLIT_BY = ("number", "time")  # spikingjelly's split_by: equal event counts | equal durations
+RESIZE_MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")  # torch interpolate modes
+CIFAR10_DVS_SPLIT_ORDERS = ("name", "number")  # spikingjelly's file-name order | by sample number
+
+
+@dataclass
+class DVSDataConfig(DataConfig):
+    """Event-camera data sets: recordings integrated into frames (``snnexp.data.dvs``). Cross-field
+    checks (T_train <= frames per sample, class and channel counts, root set) are the builder's."""
+
+    frames_number: Optional[int] = rng(None, ge=1)  # null: T
+    split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
+    resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
+    temporal_delete: bool = MISSING
+    T_train: Optional[int] = rng(None, ge=1)
+    cache: bool = True
+    preprocess_threads: int = rng(4, ge=1)
+
+
+@dataclass
+class CIFAR10DVSDataConfig(DVSDataConfig):
+    train_ratio: float = rng(MISSING, gt=0.0, lt=1.0)  # per class, in file order (no official split)
+    split_order: str = rng(MISSING, choices=CIFAR10_DVS_SPLIT_ORDERS)
+
+
 SCHEMAS = {
     ("trainer", "schema"): TrainerConfig,
     ("method", "schema"): MethodConfig,
@@ -212,6 +238,8 @@ SCHEMAS = {
     ("block", "schema"): BlockConfig,
     ("model", "schema"): ModelConfig,
     ("data", "schema"): DataConfig,
+    ("data", "schema_dvs"): DVSDataConfig,
+    ("data", "schema_cifar10_dvs"): CIFAR10DVSDataConfig,
 }
 
 

@@ -40,6 +40,8 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         m = meta[key]
         if "choices" in m and value not in m["choices"]:
             raise ConfigError(f"{full}={value!r} is not allowed; {choices_hint(value, m['choices'])}")
-        for op, (ok, sym) in _OPS.items():
-            if op in m and not ok(value, m[op]):
-                raise ConfigError(f"{full}={value!r} is out of range: it must be {sym} {m[op]}")
+        bounds = [(ok, b, f"{sym} {b}") for op, (ok, sym) in _OPS.items() if (b := m.get(op)) is not None]
+        if not all(ok(value, b) for ok, b, _ in bounds):
+            # every bound of the field, so "> 0.0 and < 1.0" reads as one rule, not the half that failed
+            rule = " and ".join(text for _, _, text in bounds)
+            raise ConfigError(f"{full}={value!r} is out of range: it must be {rule}")

@@ -8,7 +8,6 @@ same bits on CPU.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -24,39 +23,17 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import checkpoint as ck
+from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
 from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
 from snnexp.errors import CheckpointError, ConfigError
-
-SUMMARY_COLUMNS = [
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_acc1",
-    "test_loss",
-    "test_acc1",
-    "test_acc5",
-    "best_acc1",
-    "epoch_time_s",
-]
+from snnexp.runfiles import write_metrics, write_summary
 
 
 # ----------------------------------------------------------------------------- setup helpers
-def pick_device(name: str, d: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device=cuda but no CUDA device is visible; allowed here: cpu, auto")
-        return torch.device("cuda", d.local_rank)
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device=mps but MPS is not available; allowed here: cpu, auto")
-    return torch.device(name)
-
-
 def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -67,11 +44,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
     else:
         torch.backends.cudnn.benchmark = True
-
-
-def to_time_major(x: torch.Tensor) -> torch.Tensor:
-    """Batched sequences come as [B, T, C, H, W]; the network wants [T, B, C, H, W]."""
-    return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
 
 
 def new_run_dir() -> Path:
@@ -403,17 +375,8 @@ class Run:
             "run_dir": str(self.run_dir),
         }
         if self.dist.is_main:
-            import csv
-
-            tmp = self.run_dir / ".summary.csv.tmp"
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
-                w.writeheader()
-                w.writerows(self.history)
-            os.replace(tmp, self.run_dir / "summary.csv")
-            tmp = self.run_dir / ".metrics.json.tmp"
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-            os.replace(tmp, self.run_dir / "metrics.json")
+            write_summary(self.run_dir, self.history)
+            write_metrics(self.run_dir, metrics)
         return metrics
 
     def _plot_curves(self) -> None:

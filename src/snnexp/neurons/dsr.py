@@ -35,7 +35,7 @@ db/dV_th = 1/dt; the authors multiply by dt instead, which ``v_threshold_grad_sc
 reproduces (conf/neuron/dsr_lif.yaml).
 
 ``grad: surrogate`` gives the same forward with BPTT through the configured surrogate gradient
-(the ``surrogate`` group), so DSR neurons also train with ``trainer=bptt``.
+(the ``surrogate`` group), so DSR neurons also train with ``method=bptt``.
 
 We do not use spikingjelly's DSRIFNode/DSRLIFNode directly: they fix T at construction, keep no
 membrane state between calls, support only the DSR backward, and clamp the threshold in the

@@ -1,0 +1,102 @@
+"""The data set snnexp returns for a DVS split: frames ``[T, 2, H, W]`` per item, with random
+temporal delete and resize applied per item, and on-the-fly integration when nothing is cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from snnexp.config.schema import RESIZE_MODES
+
+if TYPE_CHECKING:
+    from snnexp.data.dvs.cache import Settings
+
+SENSOR_SIZE = 128  # both data sets were recorded with a 128x128 DVS
+__all__ = ["RESIZE_MODES", "SENSOR_SIZE", "DVSFrames", "FrameTransform", "Integrate", "split_dataset"]
+
+
+class FrameTransform:
+    """Per-item transform of a frame sequence ``[T, C, H, W]``: random temporal delete (keep
+    ``T_train`` frames in order; None: keep all), then resize to ``size`` x ``size`` when it is
+    not the sensor's 128 (``torch.nn.functional.interpolate``, antialiased when downsampling with
+    bilinear/bicubic, like torchvision's Resize on tensors)."""
+
+    def __init__(self, T_train: int | None = None, size: int = SENSOR_SIZE, mode: str = "bilinear"):
+        self.T_train, self.size, self.mode = T_train, size, mode
+        if T_train is not None:
+            from spikingjelly.datasets import RandomTemporalDelete
+
+            self.delete = RandomTemporalDelete(T_remain=T_train, batch_first=False)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.T_train is not None and self.T_train < x.shape[0]:
+            x = self.delete(x)
+        if x.shape[-2:] != (self.size, self.size):
+            kw = {"antialias": True} if self.mode in ("bilinear", "bicubic") else {}
+            align = {"align_corners": False} if self.mode in ("bilinear", "bicubic") else {}
+            x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode=self.mode, **kw, **align)
+        return x
+
+
+class DVSFrames(Dataset):
+    """``(frames [T, 2, H, W] float32, label int)`` over a spikingjelly dataset folder.
+
+    ``indices`` selects samples of ``folder`` (a split), ``labels[i]`` is the label of the
+    folder's class index ``i``. ``integrate`` (``cache: false``) turns an event dict into frames.
+    ``samples`` lists ``(path, label)`` of the selected items, like DatasetFolder's.
+    """
+
+    def __init__(
+        self,
+        folder,
+        indices: list[int],
+        labels: list[int],
+        transform: FrameTransform,
+        integrate: Callable[[dict], np.ndarray] | None = None,
+    ):
+        self.folder, self.indices, self.labels = folder, list(indices), list(labels)
+        self.transform, self.integrate = transform, integrate
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def samples(self) -> list[tuple[str, int]]:
+        return [(self.folder.samples[i][0], self.labels[self.folder.samples[i][1]]) for i in self.indices]
+
+    @property
+    def targets(self) -> list[int]:
+        return [self.labels[self.folder.targets[i]] for i in self.indices]
+
+    def __getitem__(self, i: int):
+        x, y = self.folder[self.indices[i]]
+        if self.integrate is not None:
+            x = self.integrate(x)
+        x = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        return self.transform(x), self.labels[y]
+
+
+class Integrate:
+    """Events -> T frames on the fly (``cache: false``), spikingjelly's integration."""
+
+    def __init__(self, split_by: str, T: int):
+        self.split_by, self.T = split_by, T
+
+    def __call__(self, events: dict) -> np.ndarray:
+        from spikingjelly.datasets import integrate_events_by_fixed_frames_number
+
+        return integrate_events_by_fixed_frames_number(
+            events, self.split_by, self.T, SENSOR_SIZE, SENSOR_SIZE
+        ).astype(np.float32)
+
+
+def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
+    """One split of ``folder``: temporal delete in training only, resize, and integration per item
+    when the frames are not cached."""
+    tf = FrameTransform(s.T_train if s.train else None, s.size, s.resize_mode)
+    integrate = None if s.cache else Integrate(s.split_by, s.T)
+    return DVSFrames(folder, indices, labels, tf, integrate)
