@@ -37,6 +37,7 @@ from torch import nn
 
 from snnexp.engine.steps import StepContext
 from snnexp.errors import ConfigError
+from snnexp.methods import _dsr_hybrid as hybrid
 from snnexp.methods.base import Method
 from snnexp.models.base import uses_per_step_state
 from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
@@ -117,11 +118,14 @@ def _set_rng_state(state, device: torch.device) -> None:
 class DSR(Method):
     name = "dsr"
 
-    def __init__(self, *, formulation: str) -> None:
+    def __init__(self, *, formulation: str, init_from: str | None, threshold_percentile: float) -> None:
         super().__init__()
         if formulation not in FORMULATIONS:
             raise ConfigError(f"method.formulation={formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+        if not 0.0 < threshold_percentile <= 100.0:
+            raise ConfigError(f"method.threshold_percentile must be in (0, 100], got {threshold_percentile}")
         self.formulation = formulation
+        self.init_from, self.threshold_percentile = init_from, float(threshold_percentile)
 
     def prepare(self, model: nn.Module) -> None:
         """Every spiking neuron must be a DSR neuron; switch them to the DSR backward."""
@@ -140,8 +144,30 @@ class DSR(Method):
             )
         for n in nodes:
             n.grad = "dsr"
+        if self.init_from:
+            hybrid.load_ann_weights(model, self.init_from, nodes)
+
+    def calibrate_if_needed(self, model: nn.Module, x: torch.Tensor) -> None:
+        """Hybrid training: thresholds from the ANN's activation percentiles on the first batch."""
+        nodes = dsr_nodes(model)
+        if not (self.init_from and hybrid.needs_calibration(nodes)):
+            return
+        with torch.no_grad():
+            xs = model.encoder(x) if hasattr(model, "encoder") else x
+            x_hat = self._input_representation(model, xs, nodes)
+            with _encoder_off(model), _frozen_norm_statistics(model):
+                hybrid.calibrate(model, nodes, x_hat, self.threshold_percentile)
+        functional.reset_net(model)
+
+    @staticmethod
+    def _input_representation(model: nn.Module, xs: torch.Tensor, nodes: list[DSRNode]) -> torch.Tensor:
+        """The input as a one-step sequence [1, B, ...]: a static batch as is, a sequence averaged
+        with the neurons' time weights."""
+        static = xs.dim() == getattr(model, "static_dims", xs.dim())
+        return (xs if static else weighted_mean(xs, nodes[0].decay)).unsqueeze(0)
 
     def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        self.calibrate_if_needed(getattr(net, "module", net), x)
         if self.formulation == "per_step":
             return super().train_step(net, x, y, ctx)
         ctx.zero_grad()
@@ -169,10 +195,8 @@ class DSR(Method):
             with torch.no_grad(), _phase(nodes, "record"):
                 model(xs)
             _set_rng_state(rng, x.device)
-            static = xs.dim() == getattr(model, "static_dims", xs.dim())
-            x_hat = xs if static else weighted_mean(xs, nodes[0].decay)
             with _phase(nodes, "replay"), _frozen_norm_statistics(model):
-                return net(x_hat.unsqueeze(0))
+                return net(self._input_representation(model, xs, nodes))
 
     def __repr__(self) -> str:
-        return f"DSR(formulation={self.formulation!r})"
+        return f"DSR(formulation={self.formulation!r}, init_from={self.init_from!r})"

@@ -186,7 +186,7 @@ class DSRNode(base.MemoryModule):
             self.register_buffer("v_threshold", th)
         self.register_memory("v", 0.0)
         self.step_mode = "m"
-        self.dsr_phase: str | None = None  # None | "record" | "replay" (set by method=dsr)
+        self.dsr_phase: str | None = None  # None | "record" | "replay" | "ann" (set by method=dsr)
         self.dsr_record: tuple[torch.Tensor, torch.Tensor] | None = None  # (I_hat, r)
 
     # ---------------------------------------------------------------- constants of the model
@@ -234,6 +234,8 @@ class DSRNode(base.MemoryModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if self.dsr_phase == "replay":
             return self._replay(x_seq)
+        if self.dsr_phase == "ann":  # hybrid training: the ANN's ReLU (methods/_dsr_hybrid.py)
+            return torch.relu(x_seq)
         self._project()
         v_th = self.threshold()
         v = self.v

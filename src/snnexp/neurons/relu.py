@@ -1,0 +1,31 @@
+"""``relu``: the ANN counterpart of any model (KEYS Table 15: ANN ResNet38 beside S-ResNet38).
+
+A stateless ReLU in the neuron slot: every ``parts.neuron()`` of a model becomes max(0, x), so with
+T=1 (and ``norm=bn``) the spiking model is the same network as an ordinary ANN, layer for layer and
+parameter for parameter. It has no threshold (``v_threshold: null``) and no state to reset; the
+surrogate the config names is not used.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from snnexp.registry import NEURONS
+
+
+class ReLUUnit(nn.Module):
+    """max(0, x) on [T, B, ...] (element-wise, so the time axis needs no special care)."""
+
+    step_mode = "m"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x)
+
+
+@NEURONS.register("relu", paper="KEYS", help="ReLU (stateless): the ANN counterpart of a model, with T=1")
+def relu(surrogate, *, v_threshold: float | None):
+    del surrogate  # no spike, no surrogate gradient
+    if v_threshold is not None:
+        raise ValueError(f"neuron relu has no threshold; set neuron.v_threshold=null (got {v_threshold})")
+    return ReLUUnit()
