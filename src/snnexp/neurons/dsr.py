@@ -241,6 +241,8 @@ class DSRNode(base.MemoryModule):
         v = self.v
         if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
             v = torch.zeros_like(x_seq[0])
+        if self.dsr_phase == "record" and not torch.is_grad_enabled():
+            return self._record(x_seq, v_th.detach(), v.detach().clone())
         if self.grad == "dsr":
             out, v = _DSRFunction.apply(
                 x_seq,
@@ -265,6 +267,25 @@ class DSRNode(base.MemoryModule):
         if self.dsr_phase == "record":
             with torch.no_grad():
                 self.dsr_record = (weighted_mean(x_seq, self.decay), self.representation(out))
+        return out
+
+    def _record(self, x_seq: torch.Tensor, v_th: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The forward of method=dsr's record pass (no graph): the same dynamics as above, with one
+        output buffer and in-place updates, and I_hat and r accumulated step by step (Horner:
+        acc = lambda acc + x[n]), so that the transient memory is the input and the output only."""
+        out = torch.empty_like(x_seq)
+        i_acc, r_acc = torch.zeros_like(v), torch.zeros_like(v)
+        fire, spike = self.alpha * v_th, v_th * self.out_scale
+        for t in range(x_seq.shape[0]):
+            v.mul_(self.decay).add_(x_seq[t], alpha=self.gain)
+            torch.ge(v, fire, out=out[t])  # s[n] as 0/1, then the weighted spike V_th s (/dt)
+            v.sub_(out[t] * v_th)
+            out[t].mul_(spike)
+            i_acc.mul_(self.decay).add_(x_seq[t])
+            r_acc.mul_(self.decay).add_(out[t])
+        norm = sum(self.decay**n for n in range(x_seq.shape[0]))
+        self.v = v
+        self.dsr_record = (i_acc.div_(norm), r_acc.div_(norm))
         return out
 
     def _replay(self, x_seq: torch.Tensor) -> torch.Tensor:
