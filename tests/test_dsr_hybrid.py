@@ -23,7 +23,9 @@ def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
     torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
 
     snn = snnexp.build_model(snnexp.compose([*MODEL, "neuron=dsr_if", "T=4"]))
-    method = DSR(formulation="flat", init_from=str(tmp_path / "ann.pt"), threshold_percentile=99.0)
+    method = DSR(
+        formulation="flat", flat_bn="recorded", init_from=str(tmp_path / "ann.pt"), threshold_percentile=99.0
+    )
     method.prepare(snn)
     nodes = dsr_nodes(snn)
     assert all(torch.isnan(n.v_threshold) for n in nodes)  # uncalibrated until the first batch
@@ -57,7 +59,12 @@ def test_init_from_a_checkpoint_of_another_model(tmp_path):
     torch.save({"model": other.state_dict()}, tmp_path / "other.pt")
     snn = snnexp.build_model(snnexp.compose([*MODEL, "neuron=dsr_if", "T=2"]))
     with pytest.raises(CheckpointError, match="neuron=relu"):
-        DSR(formulation="flat", init_from=str(tmp_path / "other.pt"), threshold_percentile=99.9).prepare(snn)
+        DSR(
+            formulation="flat",
+            flat_bn="recorded",
+            init_from=str(tmp_path / "other.pt"),
+            threshold_percentile=99.9,
+        ).prepare(snn)
     assert isinstance(snn, nn.Module)
 
 

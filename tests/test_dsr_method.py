@@ -14,7 +14,7 @@ from snnexp.methods.dsr import DSR
 from snnexp.models.base import SpikingNet
 from snnexp.parts import Parts
 
-HYBRID_OFF = {"init_from": None, "threshold_percentile": 99.9}  # conf/method/dsr.yaml
+HYBRID_OFF = {"flat_bn": "recorded", "init_from": None, "threshold_percentile": 99.9}  # conf/method/dsr.yaml
 
 
 def parts(*overrides: str) -> Parts:
@@ -152,3 +152,21 @@ def test_prepare_names_the_neurons_that_support_dsr():
         DSR(formulation="flat", **HYBRID_OFF).prepare(model)
     with pytest.raises(ConfigError, match="formulation"):
         DSR(formulation="both", **HYBRID_OFF)
+
+
+def test_flat_bn_gradient_is_the_time_sum_of_the_per_step_one():
+    """Train-mode BN (T*B statistics) with ``flat_bn: recorded``: the replay's BN is the average of
+    the per-step BN outputs and its gradient the per-step gradient summed over time, so for IF a
+    net whose only BN sits between a conv on the static image and a neuron trains exactly as the
+    authors' per-step formulation (the conv's input is the same at every step)."""
+    torch.manual_seed(3)
+    p = parts("neuron=dsr_if", "norm=bn", "neuron.v_threshold=0.5")
+    stem = nn.Sequential(layer.Conv2d(1, 6, 3, padding=1, step_mode="m"), p.norm(6))
+    body = nn.Sequential(p.neuron(), layer.AvgPool2d(2, 2, step_mode="m"))
+    model = SpikingNet(p.T, stem, body, p.readout("rate", 6 * 16, 3, norm=False))
+    DSR(formulation="flat", **HYBRID_OFF).prepare(model)
+    x, y = torch.rand(5, 1, 8, 8) * 2, torch.tensor([0, 1, 2, 1, 0])
+    ref, got = per_step_grads(model, x, y), flat_grads(model, x, y)
+    assert ref[next(k for k in ref if k.endswith("1.weight"))].abs().sum() > 0  # BN's gamma learns
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], atol=1e-5, rtol=1e-4, msg=k)

@@ -4,22 +4,34 @@ The forward simulates T steps; the backward differentiates the representation ma
 o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time. Two formulations
 (``method.formulation``):
 
-``flat`` (default): memory that does not grow with T.
+``flat`` (default): what the backward keeps does not grow with T.
   1. *record*: the network runs its T-step forward under ``torch.no_grad``; every DSR neuron keeps
-     its (weighted) average input I_hat and its spike representation r, both [B, ...].
+     its (weighted) average input I_hat and its spike representation r, both [B, ...]; every
+     train-mode BN its T*B batch statistics; every max pool its time-averaged output.
   2. *replay*: the network runs once more on the representation of its input, [1, B, ...]:
-     stateless layers (conv, BN, pooling, fc) run once on [B, ...], every DSR neuron returns its
-     recorded r and back-propagates Eq. 16-17 (and Eq. 19 for V_th) at its recorded I_hat.
-  Only phase 2 keeps a graph, O(1) in T. For layers that are affine in their input and share one
-  mask over time (conv, fc, average pooling, eval-mode BN, a time-shared dropout mask), this is
-  exactly the per-step gradient: sum_n dL/dI[n] x[n]^T = dL/dI_hat x_hat^T. Two layers differ:
-  train-mode BN normalises the averaged input with its own batch statistics (BN of the average
-  instead of the average of per-step BN outputs, whose gradient needs the T-step input), and
-  max pooling routes the gradient by the argmax of the averaged input.
+     stateless layers run once on [B, ...], every DSR neuron returns its recorded r and
+     back-propagates Eq. 16-17 (and Eq. 19 for V_th) at its recorded I_hat.
+  Only phase 2 keeps a graph (saved tensors O(1) in T). The gradient reaching every DSR neuron is
+  the per-step formulation's sum_n dL/dout[n] for layers that are affine in their input with one
+  mask over time (conv, fc, average pooling, BN, a time-shared dropout mask). Train-mode BN
+  (``method.flat_bn``): ``recorded`` normalises the average input with the recorded T*B statistics
+  and back-propagates the per-step BN gradient summed over time (methods/_dsr_bn.py; exact when
+  BN feeds a DSR neuron); ``average`` is BN of the averaged input with its own batch statistics
+  (smaller variance: gradients 10-40x the per-step ones on the digits model). What stays
+  approximate: the weight gradient of a layer whose input changes over time (sum_n g[n] x[n]^T
+  becomes g_bar x_bar^T where BN's per-step terms do not factor) and max pooling, whose value is
+  the recorded average but whose gradient is routed by the argmax of the averaged input.
+  Peak memory still grows with T through the record pass itself: with batch statistics over
+  T*B, a BN can only normalise once all T steps of its input exist, so the simulation runs layer
+  by layer and holds a few [T, B, ...] activations of one layer at a time (not of all layers, as
+  BPTT does); see scripts/bench_dsr.py.
 
 ``per_step``: the authors' code (qymeng94/DSR): one graph over the T-step forward ([T*B, ...]),
   each DSR neuron saving its whole input (``_DSRFunction`` in snnexp.neurons.dsr). Exact for
   every layer, memory linear in T.
+
+Measured on digits (tests/test_dsr_learns.py settings: sew_mini with max pooling and BN, T=6,
+8 epochs; best test accuracy, seeds 0-3): see the report of issue 8 and conf/method/dsr.yaml.
 
 The readout is the spike representation of the last layer (readout ``rate``), the loss is the
 configured one (cross-entropy in the paper). Dropout layers must share their mask over time
@@ -37,6 +49,7 @@ from torch import nn
 
 from snnexp.engine.steps import StepContext
 from snnexp.errors import ConfigError
+from snnexp.methods import _dsr_bn as dsr_bn
 from snnexp.methods import _dsr_hybrid as hybrid
 from snnexp.methods.base import Method
 from snnexp.models.base import uses_per_step_state
@@ -44,6 +57,7 @@ from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
 from snnexp.registry import METHODS
 
 FORMULATIONS = ("flat", "per_step")
+FLAT_BN = ("recorded", "average")  # train-mode BN in the flat replay (module docstring)
 
 
 def dsr_nodes(model: nn.Module) -> list[DSRNode]:
@@ -118,8 +132,13 @@ def _set_rng_state(state, device: torch.device) -> None:
 class DSR(Method):
     name = "dsr"
 
-    def __init__(self, *, formulation: str, init_from: str | None, threshold_percentile: float) -> None:
+    def __init__(
+        self, *, formulation: str, flat_bn: str, init_from: str | None, threshold_percentile: float
+    ) -> None:
         super().__init__()
+        if flat_bn not in FLAT_BN:
+            raise ConfigError(f"method.flat_bn={flat_bn!r}; choose one of {', '.join(FLAT_BN)}")
+        self.flat_bn = flat_bn
         if formulation not in FORMULATIONS:
             raise ConfigError(f"method.formulation={formulation!r}; choose one of {', '.join(FORMULATIONS)}")
         if not 0.0 < threshold_percentile <= 100.0:
@@ -191,11 +210,22 @@ class DSR(Method):
         with torch.no_grad():
             xs = model.encoder(x) if hasattr(model, "encoder") else x
         with _encoder_off(model):
-            rng = _rng_state(x.device)
-            with torch.no_grad(), _phase(nodes, "record"):
+            rng, stats, pooled = _rng_state(x.device), {}, {}
+            norms = dsr_bn.train_mode_norms(model) if self.flat_bn == "recorded" else []
+            with (
+                torch.no_grad(),
+                _phase(nodes, "record"),
+                dsr_bn.record_statistics(norms, stats),
+                dsr_bn.record_outputs(dsr_bn.max_pools(model), pooled, nodes[0].decay),
+            ):
                 model(xs)
             _set_rng_state(rng, x.device)
-            with _phase(nodes, "replay"), _frozen_norm_statistics(model):
+            with (
+                _phase(nodes, "replay"),
+                _frozen_norm_statistics(model),
+                dsr_bn.replay_with_statistics(stats),
+                dsr_bn.replay_with_outputs(pooled),
+            ):
                 return net(self._input_representation(model, xs, nodes))
 
     def __repr__(self) -> str:
