@@ -126,3 +126,21 @@ def test_make_targets_dry(target):
         and "seed=0,1,2" in p.stdout
         or target == "table-dsr-depth"
     )
+
+
+def test_dvs_random_crop_shares_one_offset_over_frames():
+    """DSR's DVS-CIFAR10 augmentation: RandomCrop(48, padding=4) on the whole [T, C, H, W] clip."""
+    import torch
+
+    from snnexp.data.dvs.frames import FrameTransform
+
+    torch.manual_seed(0)
+    x = torch.arange(48 * 48, dtype=torch.float32).view(1, 1, 48, 48).repeat(5, 2, 1, 1)
+    seen = set()
+    for _ in range(20):
+        y = FrameTransform(None, 48, "bilinear", crop_padding=4)(x)
+        assert y.shape == x.shape and all(torch.equal(y[0], y[t]) for t in range(5))
+        nz = y[0, 0].nonzero()
+        seen.add((int(nz[:, 0].min()), int(nz[:, 1].min())))
+    assert len(seen) > 1  # the offset is random
+    assert compose("dvs_cifar10_lif").data.crop_padding == 4

@@ -218,6 +218,9 @@ class DVSDataConfig(DataConfig):
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
     T_train: Optional[int] = rng(None, ge=1)
+    crop_padding: int = rng(
+        MISSING, ge=0
+    )  # training: RandomCrop(size, padding) shared by all frames; 0: none
     cache: bool = True
     preprocess_threads: int = rng(4, ge=1)
 

@@ -37,6 +37,7 @@ class Settings:
             )
         self.size, self.resize_mode, self.split_by = int(d.image_size), str(d.resize_mode), str(d.split_by)
         self.T_train = self._t_train(d) if d.temporal_delete else None
+        self.crop_padding = int(d.crop_padding)
         self.cache, self.threads = bool(d.cache), int(d.preprocess_threads)
 
     def _t_train(self, d: DictConfig) -> int:
