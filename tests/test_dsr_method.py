@@ -170,3 +170,15 @@ def test_flat_bn_gradient_is_the_time_sum_of_the_per_step_one():
     assert ref[next(k for k in ref if k.endswith("1.weight"))].abs().sum() > 0  # BN's gamma learns
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], atol=1e-5, rtol=1e-4, msg=k)
+
+
+def test_cli_names_the_dsr_neurons(tmp_path):
+    from conftest import run_cli
+
+    p = run_cli("train", "debug=fast", "method=dsr", "neuron=lif", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert (
+        p.stderr.strip()
+        .splitlines()[-1]
+        .startswith("snnexp: error: method=dsr needs neuron=dsr_if or neuron=dsr_lif")
+    )

@@ -30,8 +30,10 @@ o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time.
   each DSR neuron saving its whole input (``_DSRFunction`` in snnexp.neurons.dsr). Exact for
   every layer, memory linear in T.
 
-Measured on digits (tests/test_dsr_learns.py settings: sew_mini with max pooling and BN, T=6,
-8 epochs; best test accuracy, seeds 0-3): see the report of issue 8 and conf/method/dsr.yaml.
+Measured on digits (tests/test_dsr_learns.py settings, T=6): with BN and average pooling, the flat
+gradients of every conv/BN parameter have cosine >= 0.997 with the per-step ones (IF and LIF),
+the readout fc (input varying over time, BN after it) 0.9; with max pooling 0.5-0.8 before the
+last pool. Accuracies of the formulations: conf/method/dsr.yaml.
 
 The readout is the spike representation of the last layer (readout ``rate``), the loss is the
 configured one (cross-entropy in the paper). Dropout layers must share their mask over time
