@@ -284,6 +284,9 @@ def test_state_is_reset_between_batches(name):
         functional.reset_net(n)
         fresh = n(b)
     assert torch.equal(first, fresh)
+    if name == "relu":  # the ANN unit keeps no state: nothing to leak
+        assert torch.equal(carried, fresh)
+        return
     assert not torch.equal(carried, fresh)  # without the reset the state leaks into the next batch
 
 
@@ -328,6 +331,8 @@ def test_every_neuron_builds_with_every_surrogate(surrogate):
         x = (torch.rand(3, 2, 5) * 2).requires_grad_()
         y = n(x)
         assert y.shape == (3, 2, 5)
+        if name == "relu":  # the ANN unit: no spike, no surrogate
+            continue
         assert n.surrogate_function is sg, name
         if surrogate != "constant" and name.startswith("dsr"):
             continue  # the DSR backward does not use the surrogate
