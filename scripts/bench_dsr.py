@@ -42,6 +42,8 @@ def build(method: str, T: int, batch: int, device: torch.device):
     ]
     if method == "bptt":
         over.append("neuron.grad=surrogate")
+    else:
+        over.append("method.formulation=flat")
     cfg = snnexp.compose(over)
     torch.manual_seed(0)
     model = snnexp.build_model(cfg).to(device)

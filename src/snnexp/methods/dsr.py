@@ -4,7 +4,7 @@ The forward simulates T steps; the backward differentiates the representation ma
 o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time. Two formulations
 (``method.formulation``):
 
-``flat`` (default): what the backward keeps does not grow with T.
+``flat``: what the backward keeps does not grow with T.
   1. *record*: the network runs its T-step forward under ``torch.no_grad``; every DSR neuron keeps
      its (weighted) average input I_hat and its spike representation r, both [B, ...]; every
      train-mode BN its T*B batch statistics; every max pool its time-averaged output.
@@ -26,9 +26,9 @@ o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time.
   by layer and holds a few [T, B, ...] activations of one layer at a time (not of all layers, as
   BPTT does); see scripts/bench_dsr.py.
 
-``per_step``: the authors' code (qymeng94/DSR): one graph over the T-step forward ([T*B, ...]),
-  each DSR neuron saving its whole input (``_DSRFunction`` in snnexp.neurons.dsr). Exact for
-  every layer, memory linear in T.
+``per_step`` (the default, see conf/method/dsr.yaml): the authors' code (qymeng94/DSR): one graph
+  over the T-step forward ([T*B, ...]), each DSR neuron saving its whole input (``_DSRFunction``
+  in snnexp.neurons.dsr). Exact for every layer, memory linear in T.
 
 Measured on digits (tests/test_dsr_learns.py settings, T=6): with BN and average pooling, the flat
 gradients of every conv/BN parameter have cosine >= 0.997 with the per-step ones (IF and LIF),
