@@ -101,6 +101,7 @@ class TrainerConfig:
     stop_after_epochs: Optional[int] = None  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
+    log_energy: bool = False  # firing rates + synaptic operations at each evaluation (energy.jsonl, W&B)
 
 
 @dataclass
@@ -215,6 +216,7 @@ class DVSDataConfig(DataConfig):
 
     frames_number: Optional[int] = rng(None, ge=1)  # null: T
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
+    frame_duration_ms: Optional[float] = rng(None, gt=0.0)  # split_by=time: T frames of this length
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
     T_train: Optional[int] = rng(None, ge=1)
