@@ -18,6 +18,8 @@ from snnexp.parts import Parts
 from snnexp.registry import NEURONS as NEURON_REGISTRY
 
 NEURONS = group_options("neuron")
+# units that spike (a threshold, a membrane, a surrogate); relu (the ANN counterpart) has none
+SPIKING = [n for n in NEURONS if n != "relu"]
 
 
 @functools.cache
@@ -269,7 +271,7 @@ def test_gradients_reach_inputs_and_learnable_parameters(name):
         assert len(list(n.parameters())) == 1
 
 
-@pytest.mark.parametrize("name", NEURONS)
+@pytest.mark.parametrize("name", SPIKING)
 def test_state_is_reset_between_batches(name):
     torch.manual_seed(6)
     n = build(f"neuron={name}")
@@ -284,9 +286,6 @@ def test_state_is_reset_between_batches(name):
         functional.reset_net(n)
         fresh = n(b)
     assert torch.equal(first, fresh)
-    if name == "relu":  # the ANN unit keeps no state: nothing to leak
-        assert torch.equal(carried, fresh)
-        return
     assert not torch.equal(carried, fresh)  # without the reset the state leaks into the next batch
 
 
@@ -324,15 +323,13 @@ def test_every_neuron_builds_with_every_surrogate(surrogate):
     """Every neuron takes its surrogate from the ``surrogate`` group (composed once per
     surrogate; each neuron's own YAML keys from its composed option)."""
     parts = Parts(cfg(f"surrogate={surrogate}"))
-    for name in NEURONS:
+    for name in SPIKING:
         kw = {k: v for k, v in dict(cfg(f"neuron={name}").neuron).items() if k != "name"}
         sg = parts.surrogate()
         n = NEURON_REGISTRY.get(name)(surrogate=sg, **kw)
         x = (torch.rand(3, 2, 5) * 2).requires_grad_()
         y = n(x)
         assert y.shape == (3, 2, 5)
-        if name == "relu":  # the ANN unit: no spike, no surrogate
-            continue
         assert n.surrogate_function is sg, name
         if surrogate != "constant" and name.startswith("dsr"):
             continue  # the DSR backward does not use the surrogate

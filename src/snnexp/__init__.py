@@ -43,11 +43,12 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> Any:
     return _build(cfg, rank, world_size)
 
 
-def train(cfg: DictConfig, run_dir: str | None = None) -> dict[str, Any]:
-    """Train; returns the final metrics (written to ``<run_dir>/metrics.json`` too)."""
+def train(cfg: DictConfig, run_dir: str | None = None, on_epoch=None) -> dict[str, Any]:
+    """Train; returns the final metrics (written to ``<run_dir>/metrics.json`` too).
+    ``on_epoch(epoch, row)``, if given, runs after every epoch; a true result stops the run."""
     from snnexp.engine.trainer import train as _train
 
-    return _train(cfg, run_dir)
+    return _train(cfg, run_dir, on_epoch=on_epoch)
 
 
 __all__ = ["compose", "build_model", "build_data", "train", "__version__"]

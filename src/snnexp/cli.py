@@ -20,6 +20,7 @@ COMMANDS = {
     "report": "print a paper table from a sweep directory: snnexp report <dir>",
     "analyze": "firing rates, gradient norms, energy: snnexp analyze firing|gradients|energy [overrides]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
+    "tune": "hyper-parameter search (TPE + Hyperband, resumable): snnexp tune search=... [overrides]",
     "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }
 USAGE = "usage: snnexp <command> [overrides...]   (snnexp <command> --help for its options)"
@@ -91,6 +92,8 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     register_resolvers()
     flags = {a for a in args if a in getattr(module, "FLAGS", set())}
     args = [a for a in args if a not in flags]
+    if hasattr(module, "rewrite_args"):  # a command's own reading of some overrides (eval: T=50,40)
+        args = module.rewrite_args(args)
     positional = getattr(module, "POSITIONAL", None)
     if positional and args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"{positional}={args[0]}"] + args[1:]

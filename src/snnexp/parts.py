@@ -85,6 +85,9 @@ class Parts:
         # parameters that several layers of one model share (e.g. ``neuron.shared=true``: one
         # PLIF leak for the whole model, KEYS Table 10); filled by the builders that ask for it
         self.shared: dict[str, Any] = {}
+        # set by a model whose body passes (spikes, input current) pairs between its blocks (KEYS
+        # S-ResNet), which a V2V block needs; other models pass spikes only
+        self.passes_current = False
 
     @property
     def v_threshold(self) -> float:
@@ -107,9 +110,12 @@ class Parts:
         """A fresh multi-step spiking neuron layer ([T, B, ...] in and out)."""
         kw = _kwargs(self.neuron_cfg) | overrides
         fn = R.NEURONS.get(self.neuron_cfg.name)
-        if "shared_store" in inspect.signature(fn).parameters:
+        params = inspect.signature(fn).parameters
+        if "shared_store" in params:
             kw.setdefault("shared_store", self.shared)
-        return self._call(R.NEURONS, self.neuron_cfg.name, surrogate=self.surrogate(), **kw)
+        if "surrogate" in params:  # a unit that does not spike (relu) takes none
+            kw["surrogate"] = self.surrogate()
+        return self._call(R.NEURONS, self.neuron_cfg.name, **kw)
 
     def norm(self, channels: int, *, residual: bool = False, dims: int = 2) -> nn.Module:
         """A multi-step normalisation over ``channels``. ``residual=True`` marks a norm whose

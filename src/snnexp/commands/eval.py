@@ -1,77 +1,155 @@
-"""snnexp eval ckpt=<path> [split=test] [overrides]: evaluate a checkpoint, print and write metrics.
+"""snnexp eval ckpt=<path> [split=test] [T=...] [overrides]: evaluate a checkpoint, print and write metrics.
 
 The model and data config come from the checkpoint itself; overrides on the command line are
-applied on top of it (``T=2`` evaluates with fewer time steps, KEYS Tables 16-17; ``data=...``
-swaps a whole group). ``fold=true`` folds every tdBN/BN fed by a conv/linear layer into it first
-(TDBN Eq. 9-10, as ``snnexp fold`` does, checked on a random batch) and evaluates the folded
-network: its accuracy equals the unfolded one's. A checkpoint written by ``snnexp fold`` is
-evaluated folded anyway.
+applied on top of it (``data=...`` swaps a whole group).
+
+``T=20`` evaluates with 20 inference steps; ``T=50,40,30,20,10`` evaluates at each of them in one
+command and writes the accuracy-vs-T table (Markdown, CSV, JSON) and a PNG plot (KEYS Tables 16-17:
+fewer steps than training use the first T' steps and the first T' BNTT layers).
+
+``fold=true`` folds every tdBN/BN fed by a conv/linear layer into it first (TDBN Eq. 9-10, as
+``snnexp fold`` does, checked on a random batch) and evaluates the folded network: its accuracy
+equals the unfolded one's. A checkpoint written by ``snnexp fold`` is evaluated folded anyway.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 CONFIG_NAME = "eval"
 FLAGS = {"--json"}
-OWN_KEYS = {"ckpt", "split", "out", "fold"}
+OWN_KEYS = {"ckpt", "split", "out", "eval_T", "fold"}
 
 
-def task(cfg, flags: set[str]) -> None:
+def rewrite_args(args: list[str]) -> list[str]:
+    """``T=50,40,30`` is a list of inference steps here, not a Hydra sweep: it becomes ``eval_T``."""
+    out = []
+    for a in args:
+        m = re.fullmatch(r"T=(\d+(?:,\d+)+)", a)
+        out.append(f"eval_T=[{m.group(1)}]" if m else a)
+    return out
+
+
+def _steps(cfg, overrides: list[str]) -> list[int]:
+    if cfg.get("eval_T"):
+        return [int(t) for t in cfg.eval_T]
+    if any(re.match(r"\+*T=", o) for o in overrides):
+        return [int(cfg.T)]
+    return []  # the checkpoint's own T
+
+
+def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict):
+    """(metrics, run config, checkpoint, extra result fields) of the checkpoint evaluated with ``T``
+    inference steps (the checkpoint's own T if None)."""
     import torch
 
+    from snnexp.analysis.timesteps import FirstSteps
     from snnexp.data import build_data
-    from snnexp.engine.device import pick_device
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
     from snnexp.engine.trainer import evaluate
     from snnexp.inference import load_for_inference
 
-    device = pick_device(cfg.device)
-    model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, None, OWN_KEYS, device)
-    norms_left = None
+    if T is not None:
+        cfg.T, overrides = T, [*overrides, f"T={T}"]
+    from snnexp.errors import CheckpointError, ConfigError
+
+    try:
+        model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, overrides, OWN_KEYS, device)
+    except CheckpointError as e:
+        if T is not None and "bn_list." in str(e.__context__ or ""):
+            raise ConfigError(
+                f"T={T}: the checkpoint's per-step norms (BNTT) were trained with fewer steps; "
+                "evaluate at T <= the training T"
+            ) from None
+        raise
+    extra = {"folded": bool(cfg.get("fold") or ckpt.get("folded"))}
     if cfg.get("fold") and not ckpt.get("folded"):
-        model, norms_left = fold_for_eval(model, run_cfg, device)
-    train_loader, test_loader = build_data(run_cfg)
-    loader = test_loader if cfg.split == "test" else train_loader
+        model, extra["norms_left"] = fold_for_eval(model, run_cfg, device)  # e.g. an identity shortcut's
+    if "loader" not in loaders:  # data do not depend on T (frames stay those of the checkpoint)
+        train_loader, test_loader = build_data(run_cfg)
+        loaders["loader"] = test_loader if cfg.split == "test" else train_loader
+    if run_cfg.data.get("sequence"):
+        model = FirstSteps(model, int(run_cfg.T))
     ctx = StepContext(
         loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
         scaler=None,
         autocast=lambda: torch.autocast(device.type, enabled=False),
         num_classes=int(run_cfg.data.num_classes),
     )
-    m = evaluate(model, loader, device, ctx, Dist())
-    result = {
-        "ckpt": str(cfg.ckpt),
-        "split": cfg.split,
-        "T": int(run_cfg.T),
-        "epoch": ckpt.get("epoch"),
-        "loss": m["loss"],
-        "acc1": m["acc1"],
-        "acc5": m["acc5"],
-        "n": m["n"],
-        "folded": bool(cfg.get("fold") or ckpt.get("folded")),
-    }
-    if norms_left is not None:
-        result["norms_left"] = norms_left  # e.g. tdBN on an identity shortcut: no conv to fold into
-    out = (
-        Path(cfg.out)
-        if cfg.out
-        else Path(cfg.ckpt).resolve().parent.parent
-        / f"eval_{cfg.split}_T{int(run_cfg.T)}{'_folded' if cfg.get('fold') else ''}.json"
-    )
+    try:
+        m = evaluate(model, loaders["loader"], device, ctx, Dist())
+    except ValueError as e:  # e.g. more steps than the input has frames
+        raise ConfigError(f"T={run_cfg.T}: {e}") from None
+    return m, run_cfg, ckpt, extra
+
+
+def task(cfg, flags: set[str]) -> None:
+    from omegaconf import OmegaConf, open_dict
+
+    from snnexp.config.compose import task_overrides
+    from snnexp.engine.device import pick_device
+
+    device = pick_device(cfg.device)
+    overrides = [o for o in task_overrides() if not re.match(r"\+*(T|eval_T)=", o)]
+    steps = _steps(cfg, task_overrides())
+    loaders: dict = {}
+    rows = []
+    with open_dict(cfg):
+        for T in steps or [None]:
+            m, run_cfg, ckpt, extra = _evaluate_at(cfg, overrides, T, device, loaders)
+            rows.append({"T": int(run_cfg.T), **{k: m[k] for k in ("acc1", "acc5", "loss", "n")}})
+            result = {
+                "ckpt": str(cfg.ckpt),
+                "split": cfg.split,
+                "epoch": ckpt.get("epoch"),
+                **rows[-1],
+                **extra,
+            }
+            if len(steps) <= 1:
+                _write_one(cfg, result, flags)
+            else:
+                print(
+                    f"T={run_cfg.T}: {cfg.split} acc1 {m['acc1']:.2f}%  acc5 {m['acc5']:.2f}%",
+                    file=sys.stderr,
+                )
+    if len(steps) > 1:
+        trained_T = int(OmegaConf.create(ckpt["config"]).T)
+        _write_table(cfg, rows, trained_T, run_cfg, flags)
+
+
+def _write_one(cfg, result: dict, flags: set[str]) -> None:
+    run = Path(cfg.ckpt).resolve().parent.parent
+    folded = "_folded" if cfg.get("fold") else ""
+    out = Path(cfg.out) if cfg.out else run / f"eval_{cfg.split}_T{result['T']}{folded}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     if "--json" in flags:
         print(json.dumps(result, indent=2))
     else:
         print(
-            f"{cfg.split}: acc1 {m['acc1']:.2f}%  acc5 {m['acc5']:.2f}%  loss {m['loss']:.4f}  "
-            f"({m['n']} samples, T={run_cfg.T}{', folded' if result['folded'] else ''}) -> {out}",
+            f"{cfg.split}: acc1 {result['acc1']:.2f}%  acc5 {result['acc5']:.2f}%  "
+            f"loss {result['loss']:.4f}  ({result['n']} samples, T={result['T']}"
+            f"{', folded' if result['folded'] else ''}) -> {out}",
             file=sys.stdout,
         )
+
+
+def _write_table(cfg, rows: list[dict], trained_T: int, run_cfg, flags: set[str]) -> None:
+    from snnexp.analysis.timesteps import markdown, write_accuracy_vs_T
+
+    run = Path(cfg.ckpt).resolve().parent.parent
+    stem = Path(cfg.out) if cfg.out else run / f"eval_{cfg.split}_accuracy_vs_T"
+    title = f"{run_cfg.get('experiment_name') or run_cfg.model.name} ({run_cfg.data.name}, {cfg.split})"
+    paths = write_accuracy_vs_T(rows, stem, trained_T=trained_T, title=title)
+    if "--json" in flags:
+        print(json.dumps({"trained_T": trained_T, "rows": rows}, indent=2))
+    else:
+        print(markdown(rows, trained_T=trained_T, title=title))
+        print(f"-> {', '.join(str(p) for p in paths.values())}")
 
 
 def fold_for_eval(model, run_cfg, device):

@@ -43,6 +43,16 @@ class PathsConfig:
 
 
 @dataclass
+class InitConfig(Dict[str, Any]):
+    """``init.from``: a checkpoint whose matching weights start the run (pre-train, fine-tune;
+    snnexp.engine.init_from). ``from`` is a Python keyword, so it is the one open key here: its
+    type (a path or null) is checked when the run starts."""
+
+    reinit: str = rng("auto", choices=("auto", "strict"))  # auto: layers whose shape differs start afresh
+    skip: list = field(default_factory=list)  # name prefixes never loaded (KEYS: stem.conv1, readout.fc)
+
+
+@dataclass
 class TrainConfig:
     T: int = rng(4, ge=1)
     seed: int = rng(0, ge=0)
@@ -50,6 +60,7 @@ class TrainConfig:
     resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
     deterministic: bool = True
     paths: PathsConfig = field(default_factory=PathsConfig)
+    init: InitConfig = field(default_factory=InitConfig)  # init.from=<ckpt>: fine-tune from its weights
     data: Any = MISSING
     model: Any = MISSING
     block: Any = MISSING
@@ -77,6 +88,9 @@ class EvalConfig(TrainConfig):
     ckpt: str = MISSING  # path/to/last.pt (or best.pt)
     split: str = rng("test", choices=("test", "train"))
     out: Optional[str] = None  # metrics JSON; default: <ckpt dir>/../eval_<split>_T<T>.json
+    # several inference step counts in one command (``snnexp eval ... T=50,40,30`` is rewritten to
+    # eval_T=[50,40,30]): writes <out or ckpt dir/../eval_<split>_accuracy_vs_T>.md/.csv/.json/.png
+    eval_T: Optional[list] = None
 
 
 # ---------------------------------------------------------------- trainer / optim / sched

@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import Dataset, TensorDataset
 
-from snnexp.errors import DataError
+from snnexp.errors import ConfigError, DataError, choices_hint
 from snnexp.registry import DATASETS
 
 CIFAR_MEAN_STD = {
@@ -78,7 +78,11 @@ def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
     root = Path(d.root).expanduser()
     if not (root / folder).is_dir():
         raise _missing(d.name, root, f"torchvision's python batches ({folder}/)")
-    mean, std = CIFAR_MEAN_STD[d.name]
+    # normalize_stats: whose mean/std (the KEYS authors normalise CIFAR-100 with CIFAR-10's)
+    stats = str(d.get("normalize_stats") or d.name)
+    if stats not in CIFAR_MEAN_STD:
+        raise ConfigError(f"data.normalize_stats={stats!r}: {choices_hint(stats, list(CIFAR_MEAN_STD))}")
+    mean, std = CIFAR_MEAN_STD[stats]
     tf = [T.ToTensor()] + ([T.Normalize(mean, std)] if d.normalize else [])
     if split == "train" and d.augment:
         tf = [T.RandomCrop(32, padding=int(d.crop_padding)), T.RandomHorizontalFlip()] + tf

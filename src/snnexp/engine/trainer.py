@@ -8,6 +8,7 @@ same bits on CPU.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -99,8 +100,11 @@ def evaluate(
 class Run:
     """State of one training run on one rank; ``fit()`` does the work."""
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None):
+    def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, on_epoch=None):
         self.cfg = cfg
+        # on_epoch(epoch, row) after every epoch's summary row; a true result ends the run there
+        # (status "stopped"): how `snnexp tune` prunes a trial on its per-epoch accuracy
+        self.on_epoch = on_epoch
         self.t0 = time.time()
         self.dist = init_distributed(
             "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
@@ -116,6 +120,7 @@ class Run:
 
         self.method = build_method(cfg)  # before model and data: a bad method fails fast
         self.model = build_model(cfg).to(self.device)
+        self.init_report = self._init_from() if not self.resume_from else None
         self.method.prepare(self.model)
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.train_loader, self.test_loader = build_data(cfg, self.dist.rank, self.dist.world_size)
@@ -161,6 +166,8 @@ class Run:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            if self.init_report:  # what init.from loaded, skipped and re-initialised
+                (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
 
     # ------------------------------------------------------------------ resume
@@ -184,6 +191,24 @@ class Run:
                 f"resume={r}: no such checkpoint file (use resume=auto to continue the run in hydra.run.dir)"
             )
         return p
+
+    def _init_from(self) -> dict[str, Any] | None:
+        """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""
+        init = self.cfg.get("init") or {}
+        src = init.get("from")
+        if src in (None, ""):
+            return None
+        if not isinstance(src, str):
+            raise ConfigError(f"init.from must be a checkpoint path or null, got {src!r}")
+        from snnexp.engine.init_from import init_from
+
+        return init_from(
+            self.model,
+            Path(src).expanduser(),
+            reinit=str(init.get("reinit", "auto")),
+            skip=list(init.get("skip") or []),
+            echo=self.dist.is_main,
+        )
 
     def _load(self, path: Path) -> None:
         c = ck.load_checkpoint(path, map_location=self.device)
@@ -237,6 +262,7 @@ class Run:
             print(f"snnexp: {self.run_dir} already finished {epochs} epochs", file=sys.stderr)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
+        stopped = False
         try:
             while self.epoch < until:
                 t_epoch = time.time()
@@ -252,7 +278,11 @@ class Run:
                 self._print_row(row, epochs)
                 self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
                 barrier(self.dist)
-            metrics = self._write_files(status="finished" if self.epoch >= epochs else "running")
+                if self.on_epoch is not None and self.on_epoch(self.epoch, row):
+                    stopped = True
+                    break
+            status = "stopped" if stopped else ("finished" if self.epoch >= epochs else "running")
+            metrics = self._write_files(status=status)
             if self.dist.is_main:
                 self._plot_curves()
             self.logger.finish(metrics)
@@ -412,9 +442,10 @@ class Run:
         plt.close(fig)
 
 
-def train(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``)."""
-    return Run(cfg, run_dir).fit()
+def train(cfg: DictConfig, run_dir: str | Path | None = None, on_epoch=None) -> dict[str, Any]:
+    """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``).
+    ``on_epoch(epoch, row)`` is called after every epoch; a true result stops the run there."""
+    return Run(cfg, run_dir, on_epoch=on_epoch).fit()
 
 
 __all__ = ["train", "Run"]

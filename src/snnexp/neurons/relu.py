@@ -24,8 +24,9 @@ class ReLUUnit(nn.Module):
 
 
 @NEURONS.register("relu", paper="KEYS", help="ReLU (stateless): the ANN counterpart of a model, with T=1")
-def relu(surrogate, *, v_threshold: float | None):
-    del surrogate  # no spike, no surrogate gradient
+def relu(*, v_threshold: float | None):
+    # no spike, so no surrogate: Parts does not build the configured one (KEYS's triangle takes
+    # its width from V_th, which a ReLU has not)
     if v_threshold is not None:
         raise ValueError(f"neuron relu has no threshold; set neuron.v_threshold=null (got {v_threshold})")
     return ReLUUnit()

@@ -29,6 +29,17 @@ class BNTT(nn.Module):
             for bn in self.bn_list:
                 bn.bias = None  # KEYS/BNTT: weight (gamma_t) only
         self.step_mode = "m"
+        self._register_load_state_dict_pre_hook(self._keep_first_steps)
+
+    def _keep_first_steps(self, state_dict, prefix, *args) -> None:
+        """A BNTT built for T' steps loads the first T' per-step BNs of a checkpoint trained with
+        more steps and ignores the rest (the KEYS authors' test.py: "a model built with N steps
+        loads BNTT 0...N-1"; Tables 16-17)."""
+        head = prefix + "bn_list."
+        for key in [k for k in state_dict if k.startswith(head)]:
+            step = key[len(head) :].split(".", 1)[0]
+            if step.isdigit() and int(step) >= self.T:
+                del state_dict[key]
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if x_seq.shape[0] > self.T:

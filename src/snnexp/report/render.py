@@ -14,10 +14,12 @@ from typing import Any
 
 METRIC_LABEL = {"acc1": "Acc@1", "acc5": "Acc@5"}
 LEGEND = (
-    "Accuracies in %. paper: the paper's number ({reported}). "
-    "ours max: our best test accuracy over the epochs run (max over epochs, as the paper); "
+    "Accuracies in %. paper: the paper's number ({reported}), to compare with ours {which}. "
+    "ours max: our best test accuracy over the epochs run (max over epochs); "
     "ours last: our test accuracy after the last epoch run."
 )
+# which of our columns measures what the paper reports (KEYS: the test after the last epoch)
+COMPARABLE = {"max": "max", "last": "last"}
 CSV_FIELDS = [
     "table",
     "row",
@@ -117,7 +119,8 @@ def render_markdown(t: dict[str, Any]) -> str:
     lines = [f"## {t['paper']} Table {t['id']}: {t['caption']}", ""]
     if t.get("source"):
         lines += [f"Source: {t['source']}.", ""]
-    lines += [LEGEND.format(reported=_reported_words(t["reported"])), ""]
+    which = COMPARABLE.get(t["reported"], "max")
+    lines += [LEGEND.format(reported=_reported_words(t["reported"]), which=which), ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * len(header)) + "|")
     lines += ["| " + " | ".join(_md_row(t, r)) + " |" for r in t["rows"]]

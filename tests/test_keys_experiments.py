@@ -1,0 +1,90 @@
+"""conf/experiment/keys/*.yaml against KEYS's hyper-parameters (papers/keys.yaml, Sec. 3.5) and tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from snnexp.config import compose
+from snnexp.config.compose import conf_dir
+from snnexp.papers import load_paper
+
+KEYS = load_paper("keys")
+HP = KEYS["hparams"]
+EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment" / "keys").glob("table*.yaml"))
+
+
+def test_every_table_experiment_has_a_file_and_every_file_a_table():
+    named = {e for t in KEYS["tables"].values() for e in t["experiments"]}
+    assert named == {f"keys/{e}" for e in EXPERIMENTS}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_uses_the_keys_recipe(name):
+    c = compose([f"experiment=keys/{name}"])
+    assert c.experiment_name == f"keys/{name}" and c.paper == "KEYS"
+    o = HP["optimizer"]
+    assert (c.optim.name, c.optim.lr, c.optim.momentum, c.optim.weight_decay) == (
+        o["name"],
+        o["lr"],
+        o["momentum"],
+        o["weight_decay"],
+    )
+    assert c.trainer.batch_size == HP["batch_size"]
+    assert c.sched.name == HP["sched"]["name"] and c.sched.gamma == HP["sched"]["gamma"]
+    dvs = c.data.name == "cifar10_dvs"
+    assert list(c.sched.milestones) == (HP["dvs_milestones"] if dvs else HP["sched"]["milestones"])
+    assert c.model.name.startswith("s_resnet") and c.block.name == "keys_s2s"
+    if name != "table15_ann":
+        assert c.T in (HP["T"], 20) and c.norm.name == HP["norm"]
+        assert (c.neuron.name, c.neuron.leak, c.neuron.v_threshold) == tuple(HP["neuron"].values())
+        assert (c.surrogate.name, c.surrogate.alpha) == tuple(HP["surrogate"].values())
+    if not dvs:
+        assert c.data.augment and c.data.crop_padding == HP["crop_padding"]
+        assert c.data.normalize_stats == "cifar10"  # the authors' code, CIFAR-100 included
+
+
+@pytest.mark.parametrize(
+    "name,width,epochs,readout",
+    [("table6", 16, 200, None), ("table6", 32, 70, None), ("table12", 16, 200, "integrate")]
+    + [("table12", 32, 70, "voting"), ("table12_finetune", 16, 100, "integrate")],
+)
+def test_epochs_and_readout_follow_the_captions(name, width, epochs, readout):
+    c = compose([f"experiment=keys/{name}", f"model.base_width={width}"])
+    assert c.trainer.epochs == epochs
+    if readout:
+        assert c.model.readout == readout
+
+
+@pytest.mark.parametrize("size,stem", [(32, (3, 1, 0)), (64, (3, 2, 0)), (128, (5, 2, 2))])
+def test_table_13_stems(size, stem):
+    c = compose(["experiment=keys/table13", f"data.image_size={size}"])
+    assert (c.model.stem_kernel, c.model.stem_stride, c.model.stem_pool) == stem
+    assert c.init.skip == ["stem.conv1", "readout.fc"]
+
+
+def test_the_ann_of_table_15_is_relu_with_one_step():
+    c = compose(["experiment=keys/table15_ann"])
+    assert (c.neuron.name, c.T, c.norm.name) == ("relu", 1, "bn")
+
+
+def test_reported_accuracy_is_the_test_after_the_last_epoch_except_table_14():
+    assert {tid: t["reported"] for tid, t in KEYS["tables"].items() if t["reported"] != "last"} == {
+        "14": "max"
+    }
+
+
+def test_report_shows_the_test_after_the_last_epoch_and_table_14_the_maximum(tmp_path):
+    """A KEYS Table 7 run (wider + boosting): Table 7 compares the paper with our last-epoch test
+    accuracy, Table 14 with our maximum over the epochs (KEYS's "validation" accuracy)."""
+    from snnexp.report import make_tables, render_markdown
+    from test_report import fake_run
+
+    cfg = {"paper": "KEYS", "model": {"name": "s_resnet38", "base_width": 32, "readout": "voting"}}
+    fake_run(tmp_path / "w32v", experiment="keys/table7", overrides=[], config=cfg, acc1=[80.0, 94.5, 93.9])
+    t7, t14 = (make_tables([tmp_path], table=t, paper="keys")[0] for t in ("7", "14"))
+    md7, md14 = render_markdown(t7), render_markdown(t14)
+    assert (
+        "to compare with ours last" in md7
+        and "| S-ResNet38 wider + boosting | 93.77 | 94.50 | 93.90 |" in md7
+    )
+    assert "to compare with ours max" in md14 and "| 94.14 | 94.50 | 93.90 |" in md14

@@ -1,0 +1,78 @@
+"""`make table-keys-<n> DRY=1`: the commands of every KEYS table, each launched job composing."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from snnexp.config import compose
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "15", "16", "17"]
+
+
+def dry_run(target: str, *args: str) -> list[list[str]]:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    mk = ["-f", str(REPO / "make" / "keys.mk")]
+    out = subprocess.run(
+        [make, "-s", "--no-print-directory", *mk, target, "DRY=1", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return [shlex.split(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def jobs(overrides: list[str]) -> list[list[str]]:
+    """The jobs of a multirun: every combination of the comma-separated values."""
+    split = [[f"{o.split('=', 1)[0]}={v}" for v in o.split("=", 1)[1].split(",")] for o in overrides]
+    return [list(c) for c in itertools.product(*split)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_table_target_launches_composable_runs_then_reports(table, tmp_path):
+    cmds = dry_run(
+        f"table-keys-{table}", f"SWEEP_DIR={tmp_path}", "DATA=/data/keys", "ARGS=trainer.num_workers=4"
+    )
+    assert cmds and all(c[0].endswith("/snnexp") for c in cmds)
+    trains = [c for c in cmds if c[1] in ("train", "tune")]
+    assert trains and all("paths.data_root=/data/keys" in c and "trainer.num_workers=4" in c for c in trains)
+    if table != "9":  # the search prints its own summary
+        assert cmds[-1][1:] == ["report", "--paper", "keys", str(tmp_path), "--table", table]
+    for c in trains:
+        multirun = c[2] == "-m"
+        overrides = [
+            o for o in c[3 if multirun else 2 :] if not o.startswith(("hydra.", "paths.", "init.from="))
+        ]
+        config = "tune" if c[1] == "tune" else "train"
+        for job in jobs(overrides) if multirun else [overrides]:
+            cfg = compose(job, config)
+            assert cfg.paper == "KEYS" and cfg.experiment_name.startswith("keys/")
+    for c in (c for c in cmds if c[1] == "eval"):  # fewer inference steps of a run of this target
+        assert c[2].startswith(f"ckpt={tmp_path}/") and c[3].startswith("T=")
+
+
+def test_fine_tuning_targets_start_from_the_pretraining_runs(tmp_path):
+    cmds = dry_run("table-keys-11", f"SWEEP_DIR={tmp_path}")
+    pre = [c for c in cmds if "experiment=keys/table6" in c]
+    assert [o for c in pre for o in c if o.startswith("hydra.run.dir")] == [
+        f"hydra.run.dir={tmp_path}/pretrain/w16_integrate",
+        f"hydra.run.dir={tmp_path}/pretrain/w32_voting",
+    ]
+    ft = [c for c in cmds if "experiment=keys/table11_finetune" in c]
+    assert [o for c in ft for o in c if o.startswith("init.from")] == [
+        f"init.from={tmp_path}/pretrain/w16_integrate/checkpoints/last.pt",
+        f"init.from={tmp_path}/pretrain/w32_voting/checkpoints/last.pt",
+    ]
+    again = dry_run("table-keys-11", f"SWEEP_DIR={tmp_path}", "PRETRAIN_DIR=/old/pre")
+    assert not any("experiment=keys/table6" in c for c in again)
+    assert any("init.from=/old/pre/w16_integrate/checkpoints/last.pt" in c for c in again)
