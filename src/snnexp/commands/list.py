@@ -12,7 +12,7 @@ from pathlib import Path
 from snnexp.config.compose import CONFIG_GROUPS, conf_dir
 from snnexp.errors import UserError, choices_hint
 
-GROUPS = [*CONFIG_GROUPS, "launcher", "experiment", "debug"]
+GROUPS = [*CONFIG_GROUPS, "launcher", "experiment", "debug", "search"]
 ALIASES = {
     "models": "model",
     "blocks": "block",

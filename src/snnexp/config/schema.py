@@ -184,6 +184,7 @@ class SchedConfig:
     milestones: List[float] = rng([], gt=0.0)  # multistep: fractions of the run (0..1) or epochs
     warmup_epochs: float = rng(0.0, ge=0.0)
     warmup_start_factor: float = rng(0.1, gt=0.0, le=1.0)
+    warmup_steps: int = rng(0, ge=0)  # DSR: lr * (i+1)/warmup_steps for the first optimizer steps
     per_step: bool = True  # update the lr every optimizer step (smooth) instead of once per epoch
 
 
@@ -288,6 +289,9 @@ class DVSDataConfig(DataConfig):
     # one set of kept frames per batch (the authors' released code) or per sample
     temporal_delete_per: str = rng("batch", choices=("batch", "sample"))
     T_train: Optional[int] = rng(None, ge=1)
+    crop_padding: int = rng(
+        MISSING, ge=0
+    )  # training: RandomCrop(size, padding) shared by all frames; 0: none
     cache: bool = True
     preprocess_threads: int = rng(4, ge=1)
 

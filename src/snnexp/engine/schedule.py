@@ -52,6 +52,7 @@ def constant(s: DictConfig, epochs: int, base_lr: float) -> Shape:
 def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int) -> Callable[[int], float]:
     """factor(step) multiplying the base lr; ``step`` counts optimizer steps from 0."""
     warm, start = float(s.get("warmup_epochs", 0.0)), float(s.get("warmup_start_factor", 0.1))
+    warm_steps = int(s.get("warmup_steps", 0))
     per_step = bool(s.get("per_step", True))
     shape = SCHEDULES.get(s.name)(s, epochs, base_lr)
 
@@ -60,6 +61,8 @@ def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int) 
         f = shape(exact if per_step else math.floor(exact))
         if warm > 0 and exact < warm:
             f *= start + (1 - start) * exact / warm
+        if step < warm_steps:  # the DSR authors' warm-up: (i + 1) / warmup over the first steps
+            f *= (step + 1) / warm_steps
         return f
 
     return factor

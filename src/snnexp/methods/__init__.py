@@ -4,6 +4,7 @@ a method owns the step itself (forward, backward, optimizer step), so a method t
 time step or runs two passes needs no change to the loop.
 
 - ``bptt``: backpropagation through time with surrogate gradients (SEW, KEYS, TDBN)
+- ``dsr``: differentiation on spike representation (DSR), saved memory flat in T
 
 A new method is a module here that registers a :class:`~snnexp.methods.base.Method` subclass in
 ``METHODS`` and a ``conf/method/<name>.yaml``; nothing else changes.

@@ -43,6 +43,12 @@ forward (a threshold pushed below the bound by the L2 term then receives no grad
 in the authors' code, the parameter itself is projected onto [lower_bound, inf) before each
 training forward.
 
+Memory-flat training (``method=dsr``, ``formulation: flat``; src/snnexp/methods/dsr.py) drives a
+DSRNode through two phases (``dsr_phase``): ``record`` simulates the T steps (under no_grad) and
+keeps only I_hat and r = representation(out), both [B, ...]; ``replay`` takes the representation
+pass's input [1, B, ...], returns the recorded r and back-propagates the same Eq. 16-17/19 map
+as above, with the mask of the recorded I_hat (:class:`_ReplayFunction`).
+
 The L2 regularisation of the thresholds (DSR Sec. 4) is the optimizer's weight decay on the
 ``v_threshold`` parameters (the authors' code applies wd 5e-4 to all parameters).
 """
@@ -59,6 +65,7 @@ from snnexp.errors import ConfigError
 from snnexp.registry import NEURONS
 
 GRAD_MODES = ("dsr", "surrogate")
+DSR_NEURONS = ("dsr_if", "dsr_lif")  # the neuron options that support method=dsr
 
 
 class _DSRFunction(torch.autograd.Function):
@@ -95,6 +102,36 @@ class _DSRFunction(torch.autograd.Function):
             g_th = (g_o * (z > bound).to(g_o.dtype)).sum() * ctx.out_scale * ctx.grad_scale
             g_th = g_th.to(v_th.dtype).reshape(v_th.shape)
         return g_x, g_th, None, None, None, None, None, None, None
+
+
+class _ReplayFunction(torch.autograd.Function):
+    """Representation pass of one DSR layer: value = the recorded spike representation r (so the
+    loss is the SNN's), gradient = that of o = clamp(k I_hat, 0, b) at the recorded I_hat."""
+
+    @staticmethod
+    def forward(ctx, x_hat, v_th, i_hat, rep, k, out_scale, grad_scale):
+        del x_hat  # only its place in the graph matters: the gradient flows back through it
+        ctx.save_for_backward(i_hat, v_th)
+        ctx.k, ctx.out_scale, ctx.grad_scale = k, out_scale, grad_scale
+        return rep.clone()
+
+    @staticmethod
+    def backward(ctx, g_o):
+        i_hat, v_th = ctx.saved_tensors
+        z = ctx.k * i_hat
+        bound = v_th * ctx.out_scale
+        g_x = g_o * ctx.k * ((z >= 0) & (z <= bound)).to(g_o.dtype)
+        g_th = None
+        if ctx.needs_input_grad[1]:
+            g_th = (g_o * (z > bound).to(g_o.dtype)).sum() * ctx.out_scale * ctx.grad_scale
+            g_th = g_th.to(v_th.dtype).reshape(v_th.shape)
+        return g_x, g_th, None, None, None, None, None
+
+
+def weighted_mean(x_seq: torch.Tensor, decay: float) -> torch.Tensor:
+    """sum_n w_n x[n] over the time axis 0 with w of :func:`_time_weights` ([T, B, ...] -> [B, ...])."""
+    w = _time_weights(x_seq.shape[0], decay, x_seq[:1]).flatten()
+    return torch.tensordot(w, x_seq, dims=1)
 
 
 def _time_weights(T: int, decay: float, like: torch.Tensor) -> torch.Tensor:
@@ -149,6 +186,8 @@ class DSRNode(base.MemoryModule):
             self.register_buffer("v_threshold", th)
         self.register_memory("v", 0.0)
         self.step_mode = "m"
+        self.dsr_phase: str | None = None  # None | "record" | "replay" | "ann" (set by method=dsr)
+        self.dsr_record: tuple[torch.Tensor, torch.Tensor] | None = None  # (I_hat, r)
 
     # ---------------------------------------------------------------- constants of the model
     @property
@@ -181,7 +220,7 @@ class DSRNode(base.MemoryModule):
 
     def representation(self, out_seq: torch.Tensor) -> torch.Tensor:
         """r(s) of Sec. 3.4 from this layer's output sequence [T, B, ...] -> [B, ...]."""
-        return (_time_weights(out_seq.shape[0], self.decay, out_seq) * out_seq).sum(0)
+        return weighted_mean(out_seq, self.decay)
 
     # ---------------------------------------------------------------- forward
     def _project(self) -> None:
@@ -193,11 +232,17 @@ class DSRNode(base.MemoryModule):
                 th.clamp_(min=self.lower_bound)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if self.dsr_phase == "replay":
+            return self._replay(x_seq)
+        if self.dsr_phase == "ann":  # hybrid training: the ANN's ReLU (methods/_dsr_hybrid.py)
+            return torch.relu(x_seq)
         self._project()
         v_th = self.threshold()
         v = self.v
         if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
             v = torch.zeros_like(x_seq[0])
+        if self.dsr_phase == "record" and not torch.is_grad_enabled():
+            return self._record(x_seq, v_th.detach(), v.detach().clone())
         if self.grad == "dsr":
             out, v = _DSRFunction.apply(
                 x_seq,
@@ -219,7 +264,38 @@ class DSRNode(base.MemoryModule):
                 v = u - v_th * (s.detach() if self.detach_reset else s)
             out = torch.stack(outs)
         self.v = v
+        if self.dsr_phase == "record":
+            with torch.no_grad():
+                self.dsr_record = (weighted_mean(x_seq, self.decay), self.representation(out))
         return out
+
+    def _record(self, x_seq: torch.Tensor, v_th: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The forward of method=dsr's record pass (no graph): the same dynamics as above, with one
+        output buffer and in-place updates, and I_hat and r accumulated step by step (Horner:
+        acc = lambda acc + x[n]), so that the transient memory is the input and the output only."""
+        out = torch.empty_like(x_seq)
+        i_acc, r_acc = torch.zeros_like(v), torch.zeros_like(v)
+        fire, spike = self.alpha * v_th, v_th * self.out_scale
+        for t in range(x_seq.shape[0]):
+            v.mul_(self.decay).add_(x_seq[t], alpha=self.gain)
+            torch.ge(v, fire, out=out[t])  # s[n] as 0/1, then the weighted spike V_th s (/dt)
+            v.sub_(out[t] * v_th)
+            out[t].mul_(spike)
+            i_acc.mul_(self.decay).add_(x_seq[t])
+            r_acc.mul_(self.decay).add_(out[t])
+        norm = sum(self.decay**n for n in range(x_seq.shape[0]))
+        self.v = v
+        self.dsr_record = (i_acc.div_(norm), r_acc.div_(norm))
+        return out
+
+    def _replay(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if self.dsr_record is None or x_seq.shape[0] != 1:
+            raise RuntimeError("DSR replay needs a recorded simulation and a [1, B, ...] input")
+        i_hat, rep = self.dsr_record
+        o = _ReplayFunction.apply(
+            x_seq[0], self.threshold(), i_hat, rep, self.slope, self.out_scale, self.grad_scale
+        )
+        return o.unsqueeze(0)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.multi_step_forward(x.unsqueeze(0))[0]

@@ -39,11 +39,23 @@ CSV_FIELDS = [
     "params_paper",
     "params_ours",
     "run_dir",
+    "paper_std",  # tables of means over several runs (DSR): the paper's std, ours over seeds
+    "ours_mean",
+    "ours_std",
+    "ours_seeds",
 ]
 
 
 def _fmt(v: float | None, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _fmt_pm(mean: float | None, std: float | None, n: int | None = None) -> str:
+    """'95.24 ± 0.17' (and '(n=3)' for ours); a single value without its std."""
+    if mean is None:
+        return "—"
+    text = f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}")
+    return text + (f" (n={n})" if n else "")
 
 
 def _fmt_params(n: int | None) -> str:
@@ -64,7 +76,10 @@ def _md_header(t: dict[str, Any]) -> list[str]:
     for c in cols:
         for m in t["metrics"]:
             name = METRIC_LABEL.get(m, m) if single else f"{c['label']} {METRIC_LABEL.get(m, m)}"
-            header += [f"{name} paper", "ours max", "ours last"]
+            if t.get("runs", 1) > 1:
+                header += [f"{name} paper (mean ± std)", "ours max (mean ± std over seeds)", "ours last"]
+            else:
+                header += [f"{name} paper", "ours max", "ours last"]
     header += ["run" if single else f"{c['label']} run" for c in cols]
     if t["has_params"]:
         header += ["Params paper", "Params ours"]
@@ -81,6 +96,13 @@ def _md_row(t: dict[str, Any], r: dict[str, Any]) -> list[str]:
     for c in t["columns"]:
         for m in t["metrics"]:
             v = r["columns"][c["id"]]["metrics"][m]
+            if t.get("runs", 1) > 1:
+                cells += [
+                    _fmt_pm(v["paper"], v["paper_std"]),
+                    _fmt_pm(v["ours_mean"], v["ours_std"], v["ours_seeds"]) if ours else "",
+                    _fmt(v["ours_last"]) if ours else "",
+                ]
+                continue
             cells += [
                 _fmt(v["paper"]),
                 _fmt(v["ours_max"]) if ours else "",

@@ -54,16 +54,42 @@ def _ours(run: RunRecord | None, metric: str) -> dict[str, Any]:
     return {"ours_max": best, "ours_max_epoch": best_epoch, "ours_last": run.last(metric) if run else None}
 
 
+def _over_seeds(hits: list[RunRecord], metric: str) -> dict[str, Any]:
+    """Mean and sample std over seeds of the max-over-epochs accuracy (one run per seed), for the
+    tables whose paper numbers are means over several runs (``runs`` in the paper file)."""
+    by_seed: dict[Any, list[RunRecord]] = {}
+    for r in hits:
+        by_seed.setdefault(r.get("seed"), []).append(r)
+    best = [b for b in (_pick(rs).best(metric)[0] for rs in by_seed.values()) if b is not None]
+    if not best:
+        return {"ours_mean": None, "ours_std": None, "ours_seeds": 0}
+    mean = sum(best) / len(best)
+    std = (sum((b - mean) ** 2 for b in best) / (len(best) - 1)) ** 0.5 if len(best) > 1 else None
+    return {"ours_mean": mean, "ours_std": std, "ours_seeds": len(best)}
+
+
 def _column(
-    table: dict[str, Any], row: dict[str, Any], col: dict[str, Any], run: RunRecord | None, n: int
+    table: dict[str, Any], row: dict[str, Any], col: dict[str, Any], hits: list[RunRecord]
 ) -> dict[str, Any]:
-    """One cell of a row: the chosen run's status and, per metric, the paper's number and ours."""
+    """One cell of a row: the chosen run's status and, per metric, the paper's number and ours
+    (and, where the paper reports a mean of several runs, ours as mean and std over seeds)."""
+    run = _pick(hits)
     values = (table.get("values", {}).get(row["id"]) or {}).get(col["id"]) or {}
+    stds = (table.get("std", {}).get(row["id"]) or {}).get(col["id"]) or {}
+    seeds = table.get("runs", 1) > 1
     return {
         "status": run_status(run) if row.get("match") is not None else None,
         "run_dir": str(run.path) if run else None,
-        "n_runs": n,
-        "metrics": {m: {"paper": values.get(m), **_ours(run, m)} for m in table["metrics"]},
+        "n_runs": len(hits),
+        "metrics": {
+            m: {
+                "paper": values.get(m),
+                "paper_std": stds.get(m),
+                **_ours(run, m),
+                **(_over_seeds(hits, m) if seeds else {}),
+            }
+            for m in table["metrics"]
+        },
     }
 
 
@@ -84,10 +110,14 @@ def _flat_cells(
             "column_label": col["label"],
             "metric": metric,
             "paper": v["paper"],
+            "paper_std": v["paper_std"],
             "paper_reported": table["reported"],
             "ours_max": v["ours_max"],
             "ours_max_epoch": v["ours_max_epoch"],
             "ours_last": v["ours_last"],
+            "ours_mean": v.get("ours_mean"),
+            "ours_std": v.get("ours_std"),
+            "ours_seeds": v.get("ours_seeds"),
             "epochs_done": run.epochs_done if run else None,
             "epochs_planned": run.epochs_planned if run else None,
             "status": cell["status"] or "paper only",
@@ -116,13 +146,13 @@ def _row(
     }
     cells, placed = [], []
     for col in table["columns"]:
-        run, n = None, 0
+        hits = []
         if rmatch is not None:
             hits = [r for r in cands if _matches(r, {**(col.get("match") or {}), **rmatch})]
-            n, run = len(hits), _pick(hits)
+        run = _pick(hits)
         if run is not None:
-            placed.append(run)
-        cell = _column(table, row, col, run, n)
+            placed += hits if table.get("runs", 1) > 1 else [run]
+        cell = _column(table, row, col, hits)
         out["columns"][col["id"]] = cell
         cells += _flat_cells(table, row, col, cell, run)
     out["params_paper"] = table["params"].get(row["id"])
@@ -173,6 +203,7 @@ def build_table(table: dict[str, Any], runs: list[RunRecord], paper: str = "SEW"
         "row_header": table.get("row_header", "Network"),
         "columns": [{"id": c["id"], "label": c["label"]} for c in table["columns"]],
         "has_params": bool(table["params"]),
+        "runs": int(table.get("runs", 1)),
         "rows": rows,
         "cells": cells,
         "notes": _notes(table, placed, cands),

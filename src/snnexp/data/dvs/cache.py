@@ -38,6 +38,7 @@ class Settings:
         self.size, self.resize_mode, self.split_by = int(d.image_size), str(d.resize_mode), str(d.split_by)
         self.T_train = self._t_train(d) if d.temporal_delete else None
         self.delete_per = str(d.get("temporal_delete_per", "sample"))
+        self.crop_padding = int(d.crop_padding)
         self.cache, self.threads = bool(d.cache), int(d.preprocess_threads)
         self.duration_us = self._duration_us(d)
 

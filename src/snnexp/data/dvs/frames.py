@@ -33,10 +33,18 @@ class FrameTransform:
     """Per-item transform of a frame sequence ``[T, C, H, W]``: random temporal delete (keep
     ``T_train`` frames in order; None: keep all), then resize to ``size`` x ``size`` when it is
     not the sensor's 128 (``torch.nn.functional.interpolate``, antialiased when downsampling with
-    bilinear/bicubic, like torchvision's Resize on tensors)."""
+    bilinear/bicubic, like torchvision's Resize on tensors), then, with ``crop_padding`` > 0, a
+    random crop of ``size`` from the zero-padded frames at one offset for all frames (the DSR
+    code's RandomCrop(48, padding=4) on the [T, C, H, W] tensor)."""
 
-    def __init__(self, T_train: int | None = None, size: int = SENSOR_SIZE, mode: str = "bilinear"):
-        self.T_train, self.size, self.mode = T_train, size, mode
+    def __init__(
+        self,
+        T_train: int | None = None,
+        size: int = SENSOR_SIZE,
+        mode: str = "bilinear",
+        crop_padding: int = 0,
+    ):
+        self.T_train, self.size, self.mode, self.crop_padding = T_train, size, mode, crop_padding
         if T_train is not None:
             from spikingjelly.datasets import RandomTemporalDelete
 
@@ -49,6 +57,11 @@ class FrameTransform:
             kw = {"antialias": True} if self.mode in ("bilinear", "bicubic") else {}
             align = {"align_corners": False} if self.mode in ("bilinear", "bicubic") else {}
             x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode=self.mode, **kw, **align)
+        if self.crop_padding:
+            p = self.crop_padding
+            x = torch.nn.functional.pad(x, (p, p, p, p))
+            i, j = (int(v) for v in torch.randint(0, 2 * p + 1, (2,)))
+            x = x[..., i : i + self.size, j : j + self.size]
         return x
 
 
@@ -159,7 +172,8 @@ def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
     transform, or per batch in the loader's collate), resize, and integration per item when the
     frames are not cached; with ``frame_duration_ms`` the first T frames of that length."""
     per_batch = s.train and s.T_train is not None and s.delete_per == "batch"
-    tf = FrameTransform(s.T_train if s.train and not per_batch else None, s.size, s.resize_mode)
+    crop = s.crop_padding if s.train else 0
+    tf = FrameTransform(s.T_train if s.train and not per_batch else None, s.size, s.resize_mode, crop)
     if s.duration_us is not None:
         integrate = None if s.cache else IntegrateByDuration(s.duration_us)
         ds = DVSFrames(folder, indices, labels, tf, integrate, window=FirstFrames(s.T))

@@ -1,0 +1,142 @@
+"""Train-mode BN in method=dsr's flat replay: the time-sum of the per-step BN gradient.
+
+With batch statistics over the T*B inputs (mu, sigma per channel; the authors' code and our
+record pass), BN at step n is y[n] = gamma x_hat[n] + beta, x_hat[n] = (x[n] - mu) / sigma. The
+replay sees the time average x_bar of the input (weights w_n), so:
+
+- forward: y_bar = gamma (x_bar - mu) / sigma + beta with the *recorded* mu, sigma: exactly the
+  average of the per-step outputs;
+- backward: when the gradient reaching BN is the same at every step up to the weight w_n (it is, when
+  BN feeds a DSR neuron: dL/dy[n] = w_n G), the per-step BN gradient summed over time is
+
+      sum_n dL/dx[n] = gamma / sigma (G - mean(G) - xb_hat mean(G xb_hat)),   xb_hat = (x_bar - mu) / sigma
+
+  (means over the batch and spatial positions of a channel), and dL/dgamma = sum G xb_hat,
+  dL/dbeta = sum G: the usual BN backward, with the T*B statistics (exact for IF, where mu is also
+  the mean of x_bar; for LIF's weights w_n an approximation).
+
+What stays approximate is the layer *before* BN: its weight gradient sum_n dL/dx[n] in[n]^T needs the
+per-step products, which the replay replaces by dL/dx_bar in_bar^T.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+
+class _FlatBN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, var, eps: float, axis: int):
+        shape = [1] * x.dim()
+        shape[axis] = -1
+        inv = (var + eps).rsqrt()
+        xh = (x - mean.view(shape)) * inv.view(shape)
+        ctx.save_for_backward(xh, weight, inv)
+        ctx.axis, ctx.shape = axis, shape
+        return xh * weight.view(shape) + bias.view(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xh, weight, inv = ctx.saved_tensors
+        dims = [d for d in range(g.dim()) if d != ctx.axis]
+        n = g.numel() // g.shape[ctx.axis]
+        g_bias, g_weight = g.sum(dims), (g * xh).sum(dims)
+        s = ctx.shape
+        g_x = (weight * inv).view(s) * (g - g_bias.view(s) / n - xh * (g_weight.view(s) / n))
+        return g_x, g_weight, g_bias, None, None, None, None
+
+
+def _axis(m: nn.Module) -> int:
+    return 2 if getattr(m, "step_mode", "s") == "m" else 1  # [T, B, C, ...] or [N, C, ...]
+
+
+def _affine(m: nn.Module, c: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    w = m.weight if m.weight is not None else torch.ones(c, dtype=like.dtype, device=like.device)
+    b = m.bias if m.bias is not None else torch.zeros(c, dtype=like.dtype, device=like.device)
+    scale = getattr(m, "scale", None)  # tdBN: weight * alpha V_th
+    return (w * scale if isinstance(scale, torch.Tensor) else w), b
+
+
+def train_mode_norms(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+
+
+@contextlib.contextmanager
+def record_statistics(norms: list[nn.Module], store: dict):
+    """Record pass: keep the batch mean and (biased) variance each BN normalised its input with."""
+
+    def hook(m, args):
+        x = args[0].detach()
+        dims = [d for d in range(x.dim()) if d != _axis(m)]
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        store[m] = (mean, var)
+
+    handles = [m.register_forward_pre_hook(hook) for m in norms]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextlib.contextmanager
+def replay_with_statistics(store: dict):
+    """Replay pass: each BN's output becomes :class:`_FlatBN` of its input with the recorded
+    statistics (BN's own batch-statistics output is computed and discarded)."""
+
+    def hook(m, args, out):
+        x = args[0]
+        mean, var = store[m]
+        w, b = _affine(m, mean.numel(), x)
+        return _FlatBN.apply(x, w, b, mean, var, m.eps, _axis(m))
+
+    handles = [m.register_forward_hook(hook) for m in store]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# ------------------------------------------------------------------ max pooling in the replay
+_MAXPOOL = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+
+
+def max_pools(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, _MAXPOOL)]
+
+
+@contextlib.contextmanager
+def record_outputs(pools: list[nn.Module], store: dict, decay: float):
+    """Record pass: the time average of each max pool's output (max of the average is not the
+    average of the maxima, and a train-mode BN after it must see the true average)."""
+    from snnexp.neurons.dsr import weighted_mean
+
+    def hook(m, args, out):
+        store[m] = weighted_mean(out.detach(), decay)
+
+    handles = [m.register_forward_hook(hook) for m in pools]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextlib.contextmanager
+def replay_with_outputs(store: dict):
+    """Replay pass: a max pool's value is its recorded average output; its gradient is routed by
+    the argmax of the averaged input (the per-step routing would need T index maps)."""
+
+    def hook(m, args, out):
+        return out + (store[m].unsqueeze(0) - out).detach()
+
+    handles = [m.register_forward_hook(hook) for m in store]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

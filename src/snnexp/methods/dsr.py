@@ -1,0 +1,234 @@
+"""DSR: differentiation on spike representation (Meng et al., CVPR 2022, Sec. 3.4, Eq. 16-17, 19).
+
+The forward simulates T steps; the backward differentiates the representation map
+o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time. Two formulations
+(``method.formulation``):
+
+``flat``: what the backward keeps does not grow with T.
+  1. *record*: the network runs its T-step forward under ``torch.no_grad``; every DSR neuron keeps
+     its (weighted) average input I_hat and its spike representation r, both [B, ...]; every
+     train-mode BN its T*B batch statistics; every max pool its time-averaged output.
+  2. *replay*: the network runs once more on the representation of its input, [1, B, ...]:
+     stateless layers run once on [B, ...], every DSR neuron returns its recorded r and
+     back-propagates Eq. 16-17 (and Eq. 19 for V_th) at its recorded I_hat.
+  Only phase 2 keeps a graph (saved tensors O(1) in T). The gradient reaching every DSR neuron is
+  the per-step formulation's sum_n dL/dout[n] for layers that are affine in their input with one
+  mask over time (conv, fc, average pooling, BN, a time-shared dropout mask). Train-mode BN
+  (``method.flat_bn``): ``recorded`` normalises the average input with the recorded T*B statistics
+  and back-propagates the per-step BN gradient summed over time (methods/_dsr_bn.py; exact when
+  BN feeds a DSR neuron); ``average`` is BN of the averaged input with its own batch statistics
+  (smaller variance: gradients 10-40x the per-step ones on the digits model). What stays
+  approximate: the weight gradient of a layer whose input changes over time (sum_n g[n] x[n]^T
+  becomes g_bar x_bar^T where BN's per-step terms do not factor) and max pooling, whose value is
+  the recorded average but whose gradient is routed by the argmax of the averaged input.
+  Peak memory still grows with T through the record pass itself: with batch statistics over
+  T*B, a BN can only normalise once all T steps of its input exist, so the simulation runs layer
+  by layer and holds a few [T, B, ...] activations of one layer at a time (not of all layers, as
+  BPTT does); see scripts/bench_dsr.py.
+
+``per_step`` (the default, see conf/method/dsr.yaml): the authors' code (qymeng94/DSR): one graph
+  over the T-step forward ([T*B, ...]), each DSR neuron saving its whole input (``_DSRFunction``
+  in snnexp.neurons.dsr). Exact for every layer, memory linear in T.
+
+Measured on digits (tests/test_dsr_learns.py settings, T=6): with BN and average pooling, the flat
+gradients of every conv/BN parameter have cosine >= 0.997 with the per-step ones (IF and LIF),
+the readout fc (input varying over time, BN after it) 0.9; with max pooling 0.5-0.8 before the
+last pool. Accuracies of the formulations: conf/method/dsr.yaml.
+
+The readout is the spike representation of the last layer (readout ``rate``), the loss is the
+configured one (cross-entropy in the paper). Dropout layers must share their mask over time
+(spikingjelly's multi-step ``layer.Dropout`` does) so that both passes see one mask: the random
+state is rewound between the passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from spikingjelly.activation_based import base, functional
+from torch import nn
+
+from snnexp.engine.steps import StepContext
+from snnexp.errors import ConfigError
+from snnexp.methods import _dsr_bn as dsr_bn
+from snnexp.methods import _dsr_hybrid as hybrid
+from snnexp.methods.base import Method
+from snnexp.models.base import uses_per_step_state
+from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
+from snnexp.registry import METHODS
+
+FORMULATIONS = ("flat", "per_step")
+FLAT_BN = ("recorded", "average")  # train-mode BN in the flat replay (module docstring)
+
+
+def dsr_nodes(model: nn.Module) -> list[DSRNode]:
+    return [m for m in model.modules() if isinstance(m, DSRNode)]
+
+
+def other_spiking_neurons(model: nn.Module) -> list[str]:
+    """Class names of the spiking layers (stateful, with a threshold) that are not DSR neurons."""
+    return sorted(
+        {
+            type(m).__name__
+            for m in model.modules()
+            if isinstance(m, base.MemoryModule) and hasattr(m, "v_threshold") and not isinstance(m, DSRNode)
+        }
+    )
+
+
+@contextlib.contextmanager
+def _phase(nodes: list[DSRNode], phase: str):
+    for n in nodes:
+        n.dsr_phase = phase
+    try:
+        yield
+    finally:
+        for n in nodes:
+            n.dsr_phase = None
+
+
+@contextlib.contextmanager
+def _frozen_norm_statistics(model: nn.Module):
+    """The replay pass must not update BN running statistics a second time (phase 1 did, over
+    the T*B inputs that inference will see)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked) for m in bns]
+    saved = [(mom, None if nbt is None else nbt.clone()) for mom, nbt in saved]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (mom, nbt) in zip(bns, saved, strict=True):
+            m.momentum = mom
+            if nbt is not None:
+                m.num_batches_tracked.copy_(nbt)
+
+
+@contextlib.contextmanager
+def _encoder_off(model: nn.Module):
+    """Both passes take the already encoded input (a Poisson encoder draws once per batch)."""
+    enc = getattr(model, "encoder", None)
+    if enc is None:
+        yield
+        return
+    model.encoder = nn.Identity()
+    try:
+        yield
+    finally:
+        model.encoder = enc
+
+
+def _rng_state(device: torch.device):
+    return torch.get_rng_state(), (torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def _set_rng_state(state, device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+@METHODS.register("dsr", paper="DSR", help="differentiation on spike representation (flat memory in T)")
+class DSR(Method):
+    name = "dsr"
+
+    def __init__(
+        self, *, formulation: str, flat_bn: str, init_from: str | None, threshold_percentile: float
+    ) -> None:
+        super().__init__()
+        if flat_bn not in FLAT_BN:
+            raise ConfigError(f"method.flat_bn={flat_bn!r}; choose one of {', '.join(FLAT_BN)}")
+        self.flat_bn = flat_bn
+        if formulation not in FORMULATIONS:
+            raise ConfigError(f"method.formulation={formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+        if not 0.0 < threshold_percentile <= 100.0:
+            raise ConfigError(f"method.threshold_percentile must be in (0, 100], got {threshold_percentile}")
+        self.formulation = formulation
+        self.init_from, self.threshold_percentile = init_from, float(threshold_percentile)
+
+    def prepare(self, model: nn.Module) -> None:
+        """Every spiking neuron must be a DSR neuron; switch them to the DSR backward."""
+        others = other_spiking_neurons(model)
+        nodes = dsr_nodes(model)
+        if others or not nodes:
+            found = ", ".join(others) or "no spiking neuron"
+            need = " or ".join(f"neuron={n}" for n in DSR_NEURONS)
+            raise ConfigError(f"method=dsr needs {need} (the model has {found})")
+        if len({n.decay for n in nodes}) > 1:
+            raise ConfigError("method=dsr: all DSR neurons of a model must share tau and delta_t")
+        if self.formulation == "flat" and uses_per_step_state(model):
+            raise ConfigError(
+                "method.formulation=flat needs norms shared by all time steps (not bntt); "
+                "use method.formulation=per_step"
+            )
+        for n in nodes:
+            n.grad = "dsr"
+        if self.init_from:
+            hybrid.load_ann_weights(model, self.init_from, nodes)
+
+    def calibrate_if_needed(self, model: nn.Module, x: torch.Tensor) -> None:
+        """Hybrid training: thresholds from the ANN's activation percentiles on the first batch."""
+        nodes = dsr_nodes(model)
+        if not (self.init_from and hybrid.needs_calibration(nodes)):
+            return
+        with torch.no_grad():
+            xs = model.encoder(x) if hasattr(model, "encoder") else x
+            x_hat = self._input_representation(model, xs, nodes)
+            with _encoder_off(model), _frozen_norm_statistics(model):
+                hybrid.calibrate(model, nodes, x_hat, self.threshold_percentile)
+        functional.reset_net(model)
+
+    @staticmethod
+    def _input_representation(model: nn.Module, xs: torch.Tensor, nodes: list[DSRNode]) -> torch.Tensor:
+        """The input as a one-step sequence [1, B, ...]: a static batch as is, a sequence averaged
+        with the neurons' time weights."""
+        static = xs.dim() == getattr(model, "static_dims", xs.dim())
+        return (xs if static else weighted_mean(xs, nodes[0].decay)).unsqueeze(0)
+
+    def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        self.calibrate_if_needed(getattr(net, "module", net), x)
+        if self.formulation == "per_step":
+            return super().train_step(net, x, y, ctx)
+        ctx.zero_grad()
+        model = getattr(net, "module", net)  # DDP
+        try:
+            with ctx.autocast():
+                logits = self.flat_forward(net, model, x)
+                loss = ctx.loss_fn(logits.float(), y)
+            ctx.backward(loss)
+        finally:
+            functional.reset_net(model)
+            for n in dsr_nodes(model):
+                n.dsr_record = None
+        ctx.optimizer_step(loss)
+        return loss.detach(), logits.detach()
+
+    def flat_forward(self, net: nn.Module, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Phase 1 (record, no graph) then phase 2 (replay on the representations); returns the
+        SNN's output representation, differentiable by Eq. 16-17."""
+        nodes = dsr_nodes(model)
+        with torch.no_grad():
+            xs = model.encoder(x) if hasattr(model, "encoder") else x
+        with _encoder_off(model):
+            rng, stats, pooled = _rng_state(x.device), {}, {}
+            norms = dsr_bn.train_mode_norms(model) if self.flat_bn == "recorded" else []
+            with (
+                torch.no_grad(),
+                _phase(nodes, "record"),
+                dsr_bn.record_statistics(norms, stats),
+                dsr_bn.record_outputs(dsr_bn.max_pools(model), pooled, nodes[0].decay),
+            ):
+                model(xs)
+            _set_rng_state(rng, x.device)
+            with (
+                _phase(nodes, "replay"),
+                _frozen_norm_statistics(model),
+                dsr_bn.replay_with_statistics(stats),
+                dsr_bn.replay_with_outputs(pooled),
+            ):
+                return net(self._input_representation(model, xs, nodes))
+
+    def __repr__(self) -> str:
+        return f"DSR(formulation={self.formulation!r}, init_from={self.init_from!r})"

@@ -1,0 +1,38 @@
+"""`snnexp report` for DSR: the paper's mean ± std over 3 runs beside ours over seeds (Tables 2, 3)."""
+
+from __future__ import annotations
+
+import statistics
+
+from snnexp.papers import get_table
+from snnexp.report import make_tables, render_csv, render_markdown
+from test_report import fake_run
+
+
+def test_dsr_paper_numbers():
+    t2, t3 = get_table("dsr", "2"), get_table("dsr", "3")
+    assert t2["values"]["cifar10"] == {"if": {"acc1": 95.24}, "lif": {"acc1": 95.40}}
+    assert t2["std"]["dvs_cifar10"]["lif"]["acc1"] == 0.24 and t2["values"]["imagenet"]["if"]["acc1"] == 67.74
+    assert t3["values"]["no_t6"]["acc"]["acc1"] == 90.45 and t3["std"]["no_t6"]["acc"]["acc1"] == 1.84
+    assert t2["runs"] == t3["runs"] == 3
+
+
+def test_table2_mean_and_std_over_seeds(tmp_path):
+    bests = [95.0, 95.5, 94.0]
+    for seed, b in enumerate(bests):
+        cfg = {"paper": "DSR", "seed": seed, "data": {"name": "cifar10"}, "neuron": {"name": "dsr_if"}}
+        fake_run(
+            tmp_path / f"{seed}",
+            experiment="dsr/cifar10_if",
+            overrides=[f"seed={seed}"],
+            config=cfg,
+            acc1=[b - 5, b, b - 1],
+        )
+    (t,) = make_tables([tmp_path], table="2", paper="dsr")
+    md = render_markdown(t)
+    mean, std = statistics.mean(bests), statistics.stdev(bests)
+    assert f"{mean:.2f} ± {std:.2f} (n=3)" in md and "95.24 ± 0.17" in md
+    row = next(r for r in render_csv(t).splitlines() if r.startswith("2,cifar10,") and ",if," in r)
+    paper_std, ours_mean, ours_std, seeds = row.split(",")[-4:]
+    assert (float(paper_std), int(seeds)) == (0.17, 3)
+    assert abs(float(ours_mean) - mean) < 1e-9 and abs(float(ours_std) - std) < 1e-9
