@@ -98,6 +98,7 @@ class TrainerConfig:
     stop_after_epochs: Optional[int] = None  # end this process after N more epochs; resume=auto goes on
     progress: bool = True
     compile: bool = False
+    require_fast_path: bool = False  # true: a neuron layer left on the Python loop is an error
 
 
 @dataclass
