@@ -99,6 +99,7 @@ class TrainerConfig:
     progress: bool = True
     compile: bool = False
     require_fast_path: bool = False  # true: a neuron layer left on the Python loop is an error
+    memopt: str = rng("none", choices=("none", "checkpoint", "compress"))  # engine/memopt.py
 
 
 @dataclass

@@ -18,7 +18,6 @@ op is a Python loop too, and ``torch.compile`` (Inductor) is the fast path.
 from __future__ import annotations
 
 import sys
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -163,13 +162,13 @@ class CompiledOrEager(nn.Module):
     compiling fails (no C compiler, an op Inductor cannot lower, a dynamo assertion): compiling
     is an optimisation and must never end a run. Parameters and state_dict are ``net``'s."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, *, backend: str = "inductor"):
         super().__init__()
         self.net = net
         self.failed: str | None = None
         # a second model in one process can hit a dynamo assertion on the first one's caches
         torch._dynamo.reset()
-        object.__setattr__(self, "compiled", torch.compile(net))  # not a second submodule
+        object.__setattr__(self, "compiled", torch.compile(net, backend=backend))  # not a second submodule
 
     def forward(self, *args, **kwargs):
         if self.failed is None:
@@ -177,7 +176,8 @@ class CompiledOrEager(nn.Module):
                 return self.compiled(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 -- any compile failure: run eager instead
                 self.failed = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                warnings.warn(f"snnexp: torch.compile failed ({self.failed}); running eager", stacklevel=2)
+                msg = f"snnexp: warning: torch.compile failed ({self.failed}); running eager"
+                print(msg, file=sys.stderr)
                 from spikingjelly.activation_based import functional
 
                 functional.reset_net(self.net)  # a partly run compiled forward left neuron state
@@ -186,7 +186,11 @@ class CompiledOrEager(nn.Module):
 
 def prepare(cfg, net: nn.Module, model: nn.Module, device: torch.device, *, show: bool = True) -> nn.Module:
     """The engine's one call: report the neuron paths (and enforce trainer.require_fast_path),
-    then wrap ``net`` in torch.compile when trainer.compile is set."""
+    checkpoint the blocks (trainer.memopt, in place), then wrap ``net`` in torch.compile when
+    trainer.compile is set."""
+    from snnexp.engine import memopt
+
     compiled = bool(cfg.trainer.compile)
     report(cfg, model, device, compiled=compiled, show=show)
+    memopt.apply(model, str(cfg.trainer.get("memopt", "none")))
     return CompiledOrEager(net) if compiled else net
