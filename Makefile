@@ -10,7 +10,7 @@ ARGS ?=
 export WANDB_SILENT ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-all lint format bench clean
+.PHONY: help venv run test test-all lint format bench claims clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ format: $(STAMP) ## ruff autofix + format
 
 bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured side by side
 	@for f in scripts/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit $$?; done
+
+PAPER ?=
+claims: $(STAMP) ## the papers' claims in miniature on digits, several seeds each: table + PNGs in outputs/claims [PAPER=sew]
+	$(BIN)/snnexp claims $(PAPER) --out outputs/claims $(ARGS)
 
 clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist .pytest_cache .ruff_cache src/*.egg-info

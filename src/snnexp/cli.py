@@ -20,6 +20,7 @@ COMMANDS = {
     "report": "print a paper table from a sweep directory: snnexp report <dir>",
     "analyze": "firing rates / gradient norms: snnexp analyze firing|gradients [overrides] [--json]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
+    "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }
 USAGE = "usage: snnexp <command> [overrides...]   (snnexp <command> --help for its options)"
 

@@ -1,0 +1,84 @@
+"""claims.md, claims.csv and one PNG per claim."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(m: float, s: float) -> str:
+    return "—" if math.isnan(m) else f"{m:.3g} ± {s:.2g}"
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Claims reproduced in miniature",
+        "",
+        "Each rule was written in the claim's experiment file before the run; measured values are "
+        "mean ± std over the seeds.",
+        "",
+        "| paper | claim | source | measured | rule | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        measured = "; ".join(f"{k}: {_fmt(r['mean'][k], r['std'][k])}" for k in r["mean"])
+        quick = " (quick run)" if r["quick"] else ""
+        cells = [r["paper"], r["statement"], r["source"], f"{r['metric']}: {measured}{quick}", r["rule"]]
+        cells.append(f"**{r['verdict']}**")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ["id", "paper", "statement", "source", "metric", "arm", "mean", "std", "n", "values", "verdict"]
+
+
+def csv_text(results: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in results:
+        for arm, vals in r["values"].items():
+            w.writerow(
+                {
+                    **{k: r[k] for k in ("id", "paper", "statement", "source", "metric", "verdict")},
+                    "arm": arm,
+                    "mean": r["mean"][arm],
+                    "std": r["std"][arm],
+                    "n": len(vals),
+                    "values": " ".join(f"{v:.6g}" for v in vals),
+                }
+            )
+    return buf.getvalue()
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(result["mean"])
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(arms), 3.4))
+    ax.bar(arms, [result["mean"][a] for a in arms], yerr=[result["std"][a] for a in arms], capsize=4)
+    for i, a in enumerate(arms):
+        ax.scatter([i] * len(result["values"][a]), result["values"][a], color="k", s=10, zorder=3)
+    ax.set(ylabel=result["metric"], title=f"{result['paper']}: {result['verdict']}")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "claims.md", out / "claims.csv"]
+    written[0].write_text(markdown(results))
+    written[1].write_text(csv_text(results))
+    for r in results:
+        png = out / f"{r['id'].replace('/', '_')}.png"
+        plot(r, png)
+        written.append(png)
+    return written

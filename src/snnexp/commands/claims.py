@@ -1,0 +1,73 @@
+"""snnexp claims [paper | claim ...] [--out DIR] [--quick] [--list]: each paper's central claims,
+reproduced in miniature on real data (digits) with several seeds, decided by a rule written in the
+claim's experiment file (conf/experiment/claims/<paper>/<claim>.yaml) before the run.
+
+Writes claims.md, claims.csv and one PNG per claim into --out (default outputs/claims). Finished
+runs there are reused (one directory per arm, seed and resolved config), so an interrupted
+`make claims` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from snnexp.config.compose import group_options
+from snnexp.errors import UserError, choices_hint
+
+
+def available() -> list[str]:
+    return [o for o in group_options("experiment") if o.startswith("claims/")]
+
+
+def select(names: list[str]) -> list[str]:
+    """Claim ids for ``names``: a paper (sew), a claim (sew/depth_degradation) or its full id."""
+    claims = available()
+    if not names:
+        return claims
+    chosen = []
+    for name in names:
+        key = name.lower().removeprefix("claims/")
+        hits = [c for c in claims if c == f"claims/{key}" or c.startswith(f"claims/{key}/")]
+        if not hits:
+            papers = sorted({c.split("/")[1] for c in claims})
+            short = [c.removeprefix("claims/") for c in claims]
+            raise UserError(f"no claim {name!r}; {choices_hint(key, papers + short)}")
+        chosen += [h for h in hits if h not in chosen]
+    return chosen
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snnexp claims", description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="papers (sew) or claims (sew/depth_degradation); default: all")
+    p.add_argument("--out", default="outputs/claims", help="where runs and tables go (default: %(default)s)")
+    p.add_argument("--quick", action="store_true", help="reduced runs: one seed, its quick overrides")
+    p.add_argument("--list", action="store_true", help="list the claims and their rules; run nothing")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    ids = select(args.names)
+    from snnexp.claims.run import load_claim
+
+    claims = [load_claim(i) for i in ids]  # every claim file is checked before anything runs
+    if args.list:
+        for c in claims:
+            print(f"{c.id}\n  {c.paper}: {c.statement} ({c.source})\n  rule: {c.rule_text()}")
+        return 0
+    from snnexp.claims.render import markdown, write_all
+    from snnexp.claims.run import run_claim
+
+    out = Path(args.out)
+    results = [run_claim(c, out, quick=args.quick) for c in claims]
+    written = write_all(results, out)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(markdown(results))
+    print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
+    return 0
