@@ -175,3 +175,22 @@ def test_summary_shows_the_paths_on_cuda_and_cpu(capsys):
     assert "neuron paths on cuda, AMP bf16:" in out
     assert "IFNode x5 [Rect(alpha=1.0, spiking=True)]: Python loop (surrogate Rect" in out
     assert "neuron paths on cpu:\n  IFNode x5" in out
+
+
+def test_on_cuda_the_report_names_spikingjellys_bound_kernel(monkeypatch, capsys):
+    # spikingjelly's neuron_implementation asks the GPU; stand in for it to check the wiring
+    from spikingjelly.activation_based import functional as sj_functional
+
+    asked = []
+
+    def implementation(kind, device, *, execution):
+        asked.append((kind, device.type, execution))
+        return {"implementation": "triton", "unavailable": {"cuda": "not built"}}
+
+    monkeypatch.setattr(sj_functional, "neuron_implementation", implementation)
+    model = torch.nn.Sequential(node("plif", "atan"), node("if", "rect"))
+    fastpath.report(cfg(*FAST), model, torch.device("cuda"), compiled=False)
+    err = capsys.readouterr().err
+    assert "ParametricLIFNode x1 [ATan(alpha=2.0, spiking=True)]: fused kernel [spikingjelly: triton]" in err
+    assert "IFNode x1 [Rect(alpha=1.0, spiking=True)]: Python loop" in err
+    assert asked == [("plif", "cuda", "eager")]  # IFNode with Rect is not fused: not asked

@@ -143,14 +143,40 @@ def require_fast(rows: list[LayerPath], *, device: str) -> None:
             )
 
 
+def kernel_names(model: nn.Module, device: torch.device, compiled: bool, fused: set[str]) -> dict[str, str]:
+    """On CUDA: the implementation spikingjelly bound for each fused node type (cuda | triton),
+    from ``functional.neuron_implementation``; it asks the device, so never on CPU."""
+    from spikingjelly.activation_based import functional
+
+    out = {}
+    for m in model.modules():
+        kind = fused_kind(m) if is_neuron(m) else None
+        if kind and type(m).__name__ in fused and type(m).__name__ not in out:
+            try:
+                info = functional.neuron_implementation(
+                    kind, device, execution="compile" if compiled else "eager"
+                )
+                out[type(m).__name__] = str(info["implementation"])
+            except (RuntimeError, ValueError) as e:  # no CUDA implementation: say so, do not fail
+                out[type(m).__name__] = f"unavailable ({e})"
+    return out
+
+
 def report(cfg, model: torch.nn.Module, device: torch.device, *, compiled: bool, show: bool = True):
     """Log the path of each neuron layer type at start-up; raise if one falls back and
     trainer.require_fast_path is set."""
     kind = "cuda" if device.type == "cuda" else "cpu"
     rows = layer_paths(model, device=kind, dtype=amp_dtype(cfg, kind), compiled=compiled)
     if show:
+        fused = {r.layer_type for r in rows if r.path == FUSED}
+        kernels = kernel_names(model, device, compiled, fused) if kind == "cuda" else {}
         for r in rows:
-            print(f"snnexp: neuron path on {kind}: {r.line()}", file=sys.stderr)
+            which = (
+                f" [spikingjelly: {kernels[r.layer_type]}]"
+                if r.path == FUSED and r.layer_type in kernels
+                else ""
+            )
+            print(f"snnexp: neuron path on {kind}: {r.line()}{which}", file=sys.stderr)
     if cfg.trainer.get("require_fast_path", False):
         require_fast(rows, device=kind)
     return rows
