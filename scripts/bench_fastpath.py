@@ -117,8 +117,10 @@ def speed_table(args, device) -> None:
     ann_n = args.T * args.batch
     vs.append(Variant("ANN ResNet-18 eager", build_ann(), ann_n, args, device, snn=False))
     if not args.skip_compile:
-        vs.append(Variant("SEW-ResNet-18 compiled", build_snn(args, args.T), args.batch, args, device, compiled=True))
-        vs.append(Variant("ANN ResNet-18 compiled", build_ann(), ann_n, args, device, compiled=True, snn=False))
+        snn_c = build_snn(args, args.T)
+        vs.append(Variant("SEW-ResNet-18 compiled", snn_c, args.batch, args, device, compiled=True))
+        ann_c = build_ann()
+        vs.append(Variant("ANN ResNet-18 compiled", ann_c, ann_n, args, device, compiled=True, snn=False))
     alternate(vs, args.warmup, args.iters)
     print(f"  {'variant':28s} {'median ms':>10s} {'min ms':>9s}")
     for v in vs:
@@ -133,7 +135,8 @@ def speed_table(args, device) -> None:
 
 def rss_child(args) -> None:
     """``--rss-child MODE --T T``: one memopt variant, 2 steps, the peak-RSS increase (JSON)."""
-    v = Variant(args.rss_child, build_snn(args, args.T, args.rss_child), args.batch, args, torch.device("cpu"))
+    model = build_snn(args, args.T, args.rss_child)
+    v = Variant(args.rss_child, model, args.batch, args, torch.device("cpu"))
     before = rss_bytes()
     for _ in range(2):
         v.step()
@@ -163,7 +166,8 @@ def memopt_table(args, device) -> None:
         base = vs[0]
         for v in vs:
             ratio_t, ratio_m = med(v) / med(base), v.mem / base.mem
-            print(f"  {T:3d} {v.label:12s} {med(v) * 1e3:10.1f} {mb(v.mem):>17s} {ratio_t:7.2f} {ratio_m:9.2f}")
+            row = f"{med(v) * 1e3:10.1f} {mb(v.mem):>17s} {ratio_t:7.2f} {ratio_m:9.2f}"
+            print(f"  {T:3d} {v.label:12s} {row}")
         del vs
 
 
@@ -189,11 +193,13 @@ def main() -> None:
     device = torch.device("cpu" if dev == "auto" else dev)
     args.iters = args.iters or (30 if device.type == "cuda" else 5)
     torch.backends.cudnn.benchmark = True
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    cuda = device.type == "cuda"
+    where = torch.cuda.get_device_name(device) if cuda else f"cpu, {torch.get_num_threads()} threads"
     print(f"neuron fast paths: training step (fwd + bwd + SGD), {where}, torch {torch.__version__}")
     print(
-        f"  SNN: sew_resnet18 block={args.block} neuron={args.neuron} surrogate={args.surrogate} T={args.T} "
-        f"batch={args.batch} {args.size}x{args.size}; ANN: resnet18 batch={args.T * args.batch}; {args.iters} rounds"
+        f"  SNN: sew_resnet18 block={args.block} neuron={args.neuron} surrogate={args.surrogate} "
+        f"T={args.T} batch={args.batch} {args.size}x{args.size}; ANN: resnet18 batch={args.T * args.batch}; "
+        f"{args.iters} rounds"
     )
     speed_table(args, device)
     if not args.skip_memopt:

@@ -151,7 +151,7 @@ def test_train_logs_the_neuron_paths(tmp_path, capsys):
     import snnexp
 
     snnexp.train(cfg(*FAST, "trainer.epochs=1"), run_dir=tmp_path)
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "snnexp: neuron path on cpu: IFNode x5 [ATan(alpha=2.0, spiking=True)]: Python loop" in err
 
 
@@ -190,7 +190,7 @@ def test_on_cuda_the_report_names_spikingjellys_bound_kernel(monkeypatch, capsys
     monkeypatch.setattr(sj_functional, "neuron_implementation", implementation)
     model = torch.nn.Sequential(node("plif", "atan"), node("if", "rect"))
     fastpath.report(cfg(*FAST), model, torch.device("cuda"), compiled=False)
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "ParametricLIFNode x1 [ATan(alpha=2.0, spiking=True)]: fused kernel [spikingjelly: triton]" in err
     assert "IFNode x1 [Rect(alpha=1.0, spiking=True)]: Python loop" in err
     assert asked == [("plif", "cuda", "eager")]  # IFNode with Rect is not fused: not asked

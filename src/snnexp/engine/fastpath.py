@@ -176,7 +176,7 @@ def report(cfg, model: torch.nn.Module, device: torch.device, *, compiled: bool,
                 if r.path == FUSED and r.layer_type in kernels
                 else ""
             )
-            print(f"snnexp: neuron path on {kind}: {r.line()}{which}", file=sys.stderr)
+            print(f"snnexp: neuron path on {kind}: {r.line()}{which}")  # stdout: stderr is for errors
     if cfg.trainer.get("require_fast_path", False):
         require_fast(rows, device=kind)
     return rows
