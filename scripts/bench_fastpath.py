@@ -5,8 +5,8 @@
    (the same conv work), with the SNN/ANN ratios. On CUDA, "eager" is spikingjelly's fused kernel
    where engine/fastpath.py says so (printed).
 2. ``trainer.memopt`` (none / checkpoint / compress) at T=4 and T=16: step time and memory
-   (CUDA: peak allocated during a step; CPU: peak-RSS increase of a step, each variant in a fresh
-   subprocess since ru_maxrss is per process).
+   (peak bytes allocated during a step over those held before it: CUDA's allocator statistics, or
+   on CPU the profiler's allocation events).
 
 Variants run alternately in one process (order rotating per round), so drifting clocks and other
 load hit them alike. Compiling is not timed (warm-up rounds).
@@ -18,11 +18,7 @@ load hit them alike. Compiling is not timed (warm-up rounds).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +27,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sew import build_ann, mb, rss_bytes, sync  # noqa: E402  (the sibling bench's helpers)
+from bench_sew import build_ann, mb, sync  # noqa: E402  (the sibling bench's helpers)
 
 
 def build_snn(args, T: int, memopt: str = "none") -> nn.Module:
@@ -133,36 +129,30 @@ def speed_table(args, device) -> None:
         print(f"  SNN compiled/eager speed-up: {t['SEW-ResNet-18 eager'] / t['SEW-ResNet-18 compiled']:5.2f}")
 
 
-def rss_child(args) -> None:
-    """``--rss-child MODE --T T``: one memopt variant, 2 steps, the peak-RSS increase (JSON)."""
-    model = build_snn(args, args.T, args.rss_child)
-    v = Variant(args.rss_child, model, args.batch, args, torch.device("cpu"))
-    before = rss_bytes()
-    for _ in range(2):
-        v.step()
-    print(json.dumps({"step_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before}))
+def cpu_peak_bytes(step) -> int:
+    """Peak bytes allocated by torch's CPU allocator during ``step`` (profiler memory events in
+    time order, summed; RSS cannot show it: malloc keeps freed pages and the libraries dominate)."""
+    from torch.profiler import ProfilerActivity, profile
 
-
-def rss_of(args, mode: str, T: int) -> float:
-    cmd = [sys.executable, __file__, "--rss-child", mode, "--T", str(T), "--batch", str(args.batch)]
-    cmd += ["--size", str(args.size), "--block", args.block, "--neuron", args.neuron]
-    cmd += ["--surrogate", args.surrogate]
-    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
-    if p.returncode:
-        raise RuntimeError(f"RSS child {mode} T={T} failed:\n{p.stderr[-2000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1])["step_peak"]
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    cur = peak = 0
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
+        cur += e.self_cpu_memory_usage
+        peak = max(peak, cur)
+    return peak
 
 
 def memopt_table(args, device) -> None:
     modes = ("none", "checkpoint", "compress")
-    kind = "peak alloc MB" if device.type == "cuda" else "step peak RSS MB"
+    kind = "peak alloc MB"  # CUDA: max_memory_allocated; CPU: the profiler's allocation events
     print(f"  {'T':>3s} {'memopt':12s} {'median ms':>10s} {kind:>17s} {'time x':>7s} {'memory x':>9s}")
     for T in args.memopt_T:
         vs = [Variant(m, build_snn(args, T, m), args.batch, args, device) for m in modes]
         alternate(vs, max(args.warmup, 1), args.iters)
         if device.type == "cpu":
-            for v in vs:  # one at a time: the children's RSS must not compete
-                v.mem = rss_of(args, v.label, T)
+            for v in vs:
+                v.mem = cpu_peak_bytes(v.step)
         base = vs[0]
         for v in vs:
             ratio_t, ratio_m = med(v) / med(base), v.mem / base.mem
@@ -185,10 +175,7 @@ def main() -> None:
     ap.add_argument("--memopt-T", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--skip-compile", action="store_true")
     ap.add_argument("--skip-memopt", action="store_true")
-    ap.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.rss_child:
-        return rss_child(args)
     dev = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     device = torch.device("cpu" if dev == "auto" else dev)
     args.iters = args.iters or (30 if device.type == "cuda" else 5)
