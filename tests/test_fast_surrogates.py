@@ -65,20 +65,26 @@ def layer(kind: str, sg):
     return lif(sg, tau=2.0, decay_input=True, **common)
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["if", "lif"])
-def test_fused_op_with_piecewise_quadratic_equals_reference_loop_with_triangle(kind):
+def test_fused_op_with_piecewise_quadratic_equals_reference_loop_with_triangle(kind, device):
+    # on CPU spikingjelly's registered op (the one fused on CUDA) vs the reference loop; on CUDA
+    # the fused kernel itself (bitwise there too is the claim to verify)
     torch.manual_seed(0)
-    x = torch.rand(8, 4, 64) * 1.5
+    x = (torch.rand(8, 4, 64) * 1.5).to(device)
     x[2, 0, :8] = 1.0  # exact threshold ties: H = V_th fires in both
-    fast = layer(kind, SURROGATES.get("triangle")(alpha=1.0, width=1.0))
-    ref = layer(kind, Triangle(alpha=1.0, width=1.0))
+    fast = layer(kind, SURROGATES.get("triangle")(alpha=1.0, width=1.0)).to(device)
+    ref = layer(kind, Triangle(alpha=1.0, width=1.0)).to(device)
     assert fastpath.why_not_fused(fast, torch.float32) == ("", "")
     assert fastpath.why_not_fused(ref, torch.float32)[0]  # the reference loop
     outs = []
     for n in (fast, ref):
         xi = x.clone().requires_grad_()
         s = n(xi)
-        (s * torch.linspace(-1, 1, s.numel()).view_as(s)).sum().backward()
+        (s * torch.linspace(-1, 1, s.numel(), device=device).view_as(s)).sum().backward()
         outs.append((s.detach(), xi.grad))
     assert torch.equal(outs[0][0], outs[1][0])
     assert torch.equal(outs[0][1], outs[1][1])

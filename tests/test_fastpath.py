@@ -28,6 +28,8 @@ from snnexp.parts import Parts
 NEURONS = ["if", "lif", "plif", "keys_lif", "keys_lif_learned"]
 SURROGATES = ["atan", "sigmoid", "rect", "triangle", "constant"]
 DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+# on a GPU machine the same tests check the CUDA dispatch (the fused kernel runs instead of the loop)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # the surrogates spikingjelly's fused kernels accept, among snnexp's options at their YAML values
 FUSED_SURROGATES = {"atan", "sigmoid"}
 
@@ -59,12 +61,13 @@ def ran_reference_loop(n, x: torch.Tensor, monkeypatch) -> bool:
     return bool(calls)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("neuron", NEURONS)
-def test_the_reported_path_is_the_one_spikingjelly_takes(neuron, surrogate, dtype, monkeypatch):
-    n = node(neuron, surrogate)
-    x = torch.rand(3, 2, 4).to(dtype)
+def test_the_reported_path_is_the_one_spikingjelly_takes(neuron, surrogate, dtype, device, monkeypatch):
+    n = node(neuron, surrogate).to(device)
+    x = torch.rand(3, 2, 4).to(device, dtype)
     reason, _ = fastpath.why_not_fused(n, dtype)
     assert ran_reference_loop(n, x, monkeypatch) == bool(reason)
     # with fp32 membrane state, only the surrogate decides: atan and sigmoid are fused in every dtype
@@ -125,14 +128,16 @@ def test_membrane_state_is_fp32_and_spikes_keep_the_input_dtype(neuron, surrogat
     assert torch.equal(n.v, ref.v)
 
 
-def test_fp32_state_matches_under_cpu_bf16_autocast():
+@pytest.mark.parametrize("device", DEVICES)
+def test_fp32_state_matches_under_bf16_autocast_and_stays_fused(device, monkeypatch):
     torch.manual_seed(0)
-    conv = torch.nn.Linear(5, 5)
-    n, ref = node("lif", "atan"), node("lif", "atan")
-    x = torch.rand(4, 3, 5)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    conv = torch.nn.Linear(5, 5).to(device)
+    n, ref = node("lif", "atan").to(device), node("lif", "atan").to(device)
+    x = torch.rand(4, 3, 5, device=device)
+    with torch.autocast(device, dtype=torch.bfloat16):
         h = conv(x)  # bf16 under autocast
-        out = n(h)
+    assert not ran_reference_loop(n, h, monkeypatch)  # the registered (on CUDA: fused) op
+    out = n(h)
     assert h.dtype == torch.bfloat16 and n.v.dtype == torch.float32
     assert torch.equal(out.float(), ref(h.float()))
 
