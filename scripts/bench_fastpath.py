@@ -69,7 +69,7 @@ class Variant:
     def step(self) -> None:
         from spikingjelly.activation_based import functional
 
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=False)  # grads held: peak - held = activations
         nn.functional.cross_entropy(self.net(self.x), self.y).backward()
         self.opt.step()
         if self.snn:
