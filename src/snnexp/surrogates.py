@@ -3,6 +3,12 @@
 Every builder returns a spikingjelly ``SurrogateFunctionBase``: forward is the Heaviside step
 ``x >= 0`` (``x = u - threshold``), backward is ``grad * sigma'(x)``. The constants live in
 ``conf/surrogate/*.yaml`` (each option declares its own: ``alpha``, ``a``, ``width``).
+
+spikingjelly's fused CUDA kernels accept only its own Sigmoid, ATan, PiecewiseQuadratic,
+PiecewiseExp, SoftSign, SuperSpike and Erf (exact class, float alpha): here ``atan``, ``sigmoid``
+and a ``triangle`` with alpha a power of two and width 1/alpha (built as PiecewiseQuadratic, the
+same bits). ``rect`` (a box), ``constant`` and KEYS's triangle (peak 0.3, width U_th) match none
+of them; their fast path is ``trainer.compile=true`` (engine/fastpath.py reports which applies).
 """
 
 from __future__ import annotations
