@@ -18,7 +18,7 @@ COMMANDS = {
     "summary": "build the model from the same overrides; print params and a per-layer table [--json]",
     "list": "list registered models, blocks, neurons, ... (snnexp list [group])",
     "report": "print a paper table from a sweep directory: snnexp report <dir>",
-    "analyze": "firing rates / gradient norms: snnexp analyze firing|gradients [overrides] [--json]",
+    "analyze": "firing rates, gradient norms, energy: snnexp analyze firing|gradients|energy [overrides]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
     "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }

@@ -168,7 +168,7 @@ def analyze(
     ``zero_init_compare`` (the plain block has no zero-init variant: it would silence every block).
     """
     if what not in WHAT:
-        raise ConfigError(f"what={what!r}; choose {' or '.join(WHAT)}")
+        raise ConfigError(f"what={what!r}; choose firing, gradients or energy")
     if bn_mode not in ("auto", "train", "eval"):
         raise ConfigError(f"bn_mode={bn_mode!r}; choose auto, train or eval")
     if int(n_batches) < 1:

@@ -1,9 +1,11 @@
-"""snnexp analyze firing|gradients [overrides] [--json]: per-block firing rates of A^l and O^l
+"""snnexp analyze firing|gradients|energy [overrides] [--json]: per-block firing rates of A^l and O^l
 (SEW Figs. 4, 5, S2) or gradient norms ||dL/dS^l|| (Figs. 6-8), of a checkpoint (``ckpt=...``) or
-at initialization, with and without zero init, for one or several block types (``compare_blocks``).
+at initialization, with and without zero init, for one or several block types (``compare_blocks``);
+``energy``: spikes per neuron per layer, synaptic operations, SNN vs ANN additions and
+multiplications and an energy estimate (TDBN supplement D, Fig. 6, Table 6).
 
-Writes ``<what>.json`` and ``<what>.png`` into the Hydra run directory (or ``out=DIR``), prints a
-short table, and with ``--json`` prints the JSON instead.
+Writes ``<what>.json`` and ``<what>.png`` (and ``energy.md``) into the Hydra run directory (or
+``out=DIR``), prints a short table, and with ``--json`` prints the JSON instead.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from pathlib import Path
 CONFIG_NAME = "analyze"
 POSITIONAL = "what"
 FLAGS = {"--json"}
-OWN_KEYS = {"what", "ckpt", "batches", "split", "compare_blocks", "zero_init_compare", "bn_mode", "out"}
+OWN_KEYS = {
+    "what",
+    "ckpt",
+    "batches",
+    "split",
+    "compare_blocks",
+    "zero_init_compare",
+    "bn_mode",
+    "out",
+    "energy",
+}
 
 
 def _output_dir(cfg) -> Path:
@@ -44,6 +56,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     except (TypeError, ValueError):
         raise ConfigError(f"batches={cfg.batches!r} must be a whole number >= 1") from None
     common = dict(what=what, n_batches=n_batches, split=str(cfg.split), bn_mode=str(cfg.bn_mode))
+    if what == "energy":
+        return run_energy(cfg, overrides, n_batches)
     if cfg.get("ckpt"):
         from snnexp.inference import load_for_inference
 
@@ -54,6 +68,41 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         result["epoch"] = ckpt.get("epoch")
         return result
     return analyze(cfg, blocks=blocks, zero_init_compare=bool(cfg.zero_init_compare), **common)
+
+
+def run_energy(cfg, overrides: list[str] | None, n_batches: int) -> dict:
+    """``analyze energy``: a checkpoint's model (running statistics unless ``bn_mode=train``) or a
+    fresh one (batch statistics unless ``bn_mode=eval``)."""
+    import torch
+
+    from snnexp.analysis.energy_report import analyze_energy
+    from snnexp.analysis.measure import collect_batches
+    from snnexp.build import build_model
+    from snnexp.engine.device import pick_device
+    from snnexp.errors import ConfigError
+
+    if cfg.bn_mode not in ("auto", "train", "eval"):
+        raise ConfigError(f"bn_mode={cfg.bn_mode!r}; choose auto, train or eval")
+    if cfg.get("ckpt"):
+        from snnexp.inference import load_for_inference
+
+        model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, overrides, OWN_KEYS)
+        source = str(cfg.ckpt)
+    else:
+        torch.manual_seed(int(cfg.get("seed", 0)))
+        model, run_cfg, ckpt, source = build_model(cfg), cfg, None, "init"
+    train_mode = cfg.bn_mode == "train" or (cfg.bn_mode == "auto" and ckpt is None)
+    batches = collect_batches(run_cfg, str(cfg.split), n_batches)
+    device = pick_device(str(run_cfg.get("device", "auto")))
+    return analyze_energy(
+        run_cfg,
+        model=model,
+        batches=batches,
+        train_mode=train_mode,
+        device=device,
+        source=source,
+        costs=cfg.get("energy") or {},
+    )
 
 
 def table(result: dict) -> str:
@@ -94,8 +143,13 @@ def _r(x) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def write_outputs(result: dict, out_dir: Path) -> tuple[Path, Path]:
+def write_outputs(result: dict, out_dir: Path) -> tuple[Path, ...]:
     from snnexp.analysis import plot_firing, plot_gradients
+
+    if result["what"] == "energy":
+        from snnexp.analysis.energy_report import write_energy
+
+        return tuple(write_energy(result, out_dir))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     what = result["what"]
@@ -108,9 +162,14 @@ def write_outputs(result: dict, out_dir: Path) -> tuple[Path, Path]:
 
 def task(cfg, flags: set[str]) -> None:
     result = run(cfg)
-    js, png = write_outputs(result, _output_dir(cfg))
+    paths = write_outputs(result, _output_dir(cfg))
     if "--json" in flags:
         print(json.dumps(result, indent=2))
         return
-    print(table(result))
-    print(f"wrote {js} and {png}", file=sys.stdout)
+    if result["what"] == "energy":
+        from snnexp.analysis.energy_report import markdown
+
+        print(markdown(result))
+    else:
+        print(table(result))
+    print(f"wrote {', '.join(map(str, paths))}", file=sys.stdout)

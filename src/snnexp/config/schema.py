@@ -103,6 +103,7 @@ class TrainerConfig:
     compile: bool = False
     require_fast_path: bool = False  # true: a neuron layer left on the Python loop is an error
     memopt: str = rng("none", choices=("none", "checkpoint", "compress"))  # engine/memopt.py
+    log_energy: bool = False  # firing rates + synaptic operations at each evaluation (energy.jsonl, W&B)
 
 
 @dataclass
@@ -216,6 +217,7 @@ class DVSDataConfig(DataConfig):
 
     frames_number: Optional[int] = rng(None, ge=1)  # null: T
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
+    frame_duration_ms: Optional[float] = rng(None, gt=0.0)  # split_by=time: T frames of this length
     resize_mode: str = rng("bilinear", choices=RESIZE_MODES)
     temporal_delete: bool = MISSING
     T_train: Optional[int] = rng(None, ge=1)

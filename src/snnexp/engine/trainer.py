@@ -65,8 +65,12 @@ def convert_sync_bn(model: nn.Module) -> nn.Module:
             )
             sync.load_state_dict(child.state_dict())
             setattr(model, name, layer.SeqToANNContainer(sync))
+        elif isinstance(child, nn.modules.batchnorm._BatchNorm) and hasattr(child, "sync"):
+            child.sync = True  # tdBN syncs its own statistics over the ranks (any backend)
         elif isinstance(child, nn.modules.batchnorm._BatchNorm):
-            raise ConfigError(f"trainer.sync_bn=true supports norm=bn only (found {type(child).__name__})")
+            raise ConfigError(
+                f"trainer.sync_bn=true supports norm=bn|tdbn only (found {type(child).__name__})"
+            )
         else:
             convert_sync_bn(child)
     return model
@@ -265,6 +269,10 @@ class Run:
             )
             else None
         )
+        if test is not None and self.cfg.trainer.get("log_energy"):
+            from snnexp.engine.energy_log import log_energy
+
+            log_energy(self)  # firing rates and synaptic operations of this evaluation
         prev_best = max(
             (r["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])), default=float("nan")
         )

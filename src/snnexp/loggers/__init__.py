@@ -48,7 +48,8 @@ class CsvLogger(NoLogger):
             w.writerows(rows)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        metrics = {k: v for k, v in metrics.items() if not k.startswith("epoch/")}  # in summary.csv
+        # epoch/ rows are in summary.csv, energy/ ones in energy.jsonl (trainer.log_energy)
+        metrics = {k: v for k, v in metrics.items() if not k.startswith(("epoch/", "energy/"))}
         if not metrics:
             return
         row = {"step": step, **metrics}

@@ -65,8 +65,8 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
             if self.momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked)
         weight = self.weight * self.scale
-        world = self._sync_world_size(x)
-        if world > 1:  # TDBN trains with sync-BN across GPUs (its supplement, "Acceleration")
+        world = self._sync_world_size()
+        if world > 1 and x.device.type == "cuda":  # TDBN trains with sync-BN (supplement C)
             from torch.nn.modules._functions import SyncBatchNorm as sync_batch_norm
 
             y = sync_batch_norm.apply(
@@ -80,18 +80,29 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
                 self.process_group or dist.group.WORLD,
                 world,
             )
+        elif world > 1:  # torch's sync-BN kernels are GPU-only: sums over ranks (gloo on CPU too)
+            from snnexp.norms._sync import sync_batch_norm
+
+            y = sync_batch_norm(
+                x,
+                self.running_mean,
+                self.running_var,
+                weight,
+                self.bias,
+                momentum,
+                self.eps,
+                self.process_group,
+            )
         else:
             y = F.batch_norm(
                 x, self.running_mean, self.running_var, weight, self.bias, self.training, momentum, self.eps
             )
         return y.view_as(x_seq)
 
-    def _sync_world_size(self, x: torch.Tensor) -> int:
-        """> 1 when ``self.sync`` is set (e.g. by a trainer's sync-BN conversion), in training
-        mode, with an initialised process group and a GPU input (as nn.SyncBatchNorm)."""
+    def _sync_world_size(self) -> int:
+        """> 1 when ``self.sync`` is set (by the trainer's sync-BN conversion), in training mode,
+        with an initialised process group of several ranks (any backend, any device)."""
         if not (self.sync and self.training and dist.is_available() and dist.is_initialized()):
-            return 1
-        if x.device.type == "cpu":
             return 1
         return dist.get_world_size(self.process_group or dist.group.WORLD)
 

@@ -38,6 +38,24 @@ class Settings:
         self.size, self.resize_mode, self.split_by = int(d.image_size), str(d.resize_mode), str(d.split_by)
         self.T_train = self._t_train(d) if d.temporal_delete else None
         self.cache, self.threads = bool(d.cache), int(d.preprocess_threads)
+        self.duration_us = self._duration_us(d)
+
+    def _duration_us(self, d: DictConfig) -> int | None:
+        """``frame_duration_ms`` in the recordings' time unit (microseconds, both data sets): each
+        of the T frames then integrates that long a window, from the first event on (TDBN: 30 ms
+        slices of DVS Gesture, 5 ms of CIFAR10-DVS)."""
+        ms = d.get("frame_duration_ms")
+        if ms is None:
+            return None
+        if self.split_by != "time":
+            raise ConfigError(
+                f"data.frame_duration_ms={ms} needs data.split_by=time (frames of a fixed duration); "
+                f"split_by={self.split_by} splits by event count"
+            )
+        us = round(float(ms) * 1000)
+        if us < 1:
+            raise ConfigError(f"data.frame_duration_ms={ms} is shorter than the recordings' 1 us resolution")
+        return us
 
     def _t_train(self, d: DictConfig) -> int:
         if d.T_train is None or not 1 <= int(d.T_train) <= self.T:
@@ -50,7 +68,10 @@ class Settings:
 
     @property
     def frames_dir(self) -> Path:
-        """spikingjelly's FrameFixedNumberBuilder.processed_root."""
+        """spikingjelly's FrameFixedNumberBuilder.processed_root, or FrameFixedDurationBuilder's
+        (the whole recording in frames of ``duration_us``; T of them are taken per item)."""
+        if self.duration_us is not None:
+            return self.root / f"duration_{self.duration_us}"
         return self.root / f"frames_number_{self.T}_split_by_{self.split_by}"
 
     @property
@@ -60,6 +81,8 @@ class Settings:
 
     def folder_kwargs(self) -> dict:
         """What spikingjelly's data set classes take to read (and first build) this cache."""
+        if self.cache and self.duration_us is not None:
+            return dict(data_type="frame", duration=self.duration_us)
         if self.cache:
             return dict(data_type="frame", frames_number=self.T, split_by=self.split_by)
         return dict(data_type="event")
@@ -176,10 +199,9 @@ def build_folder(s: Settings, make: Callable[[], object]):
             f"{_count_npz(s.raw_dir)} samples in {s.raw_dir}): delete {frames}, then retry"
         )
     if frames is not None and not existed:
+        what = f"{s.T} frames per sample" if s.duration_us is None else f"frames of {s.duration_us} us"
         print(
-            f"snnexp: integrating the events in {s.raw_dir} into {s.T} frames per sample in {frames} "
-            f"(once per T)",
-            file=sys.stderr,
+            f"snnexp: integrating the events in {s.raw_dir} into {what} in {frames} (once)", file=sys.stderr
         )
     try:
         with _threads(s.threads):

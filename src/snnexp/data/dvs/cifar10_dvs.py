@@ -148,6 +148,20 @@ def _sample_number(path: str) -> int:
     return int(m.group(1))
 
 
+def _split_key(folder, order: str, by_duration: bool) -> Callable[[int], object] | None:
+    """The order in which the first ``train_ratio`` of a class train. spikingjelly's fixed-duration
+    frame files are named ``<sample>_<number of frames>.npz``: the suffix is dropped so that the split
+    is the same recordings as with frames by count (``<sample>.npz``, in file-name order)."""
+
+    def stem(i: int) -> str:
+        name = Path(folder.samples[i][0]).stem
+        return name.rsplit("_", 1)[0] if by_duration else name
+
+    if order == "number":
+        return lambda i: _sample_number(stem(i))
+    return (lambda i: stem(i) + ".npz") if by_duration else None
+
+
 def split_by_class(
     targets: list[int], ratio: float, train: bool, key: Callable[[int], object] | None = None
 ) -> list[int]:
@@ -186,7 +200,6 @@ def cifar10_dvs(cfg: DictConfig, split: str) -> Dataset:
             f"cifar10_dvs: {folder.root} holds class folders {folder.classes}, expected "
             f"{', '.join(CIFAR10_DVS_CLASSES)}; delete {s.raw_dir} and retry"
         )
-    by_number = str(cfg.data.split_order) == "number"
-    key = (lambda i: _sample_number(folder.samples[i][0])) if by_number else None
+    key = _split_key(folder, str(cfg.data.split_order), s.duration_us is not None)
     indices = split_by_class(folder.targets, float(cfg.data.train_ratio), s.train, key)
     return split_dataset(s, folder, indices, list(range(len(CIFAR10_DVS_CLASSES))))

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from snnexp.data.dvs.cache import Settings
 
 SENSOR_SIZE = 128  # both data sets were recorded with a 128x128 DVS
-__all__ = ["RESIZE_MODES", "SENSOR_SIZE", "DVSFrames", "FrameTransform", "Integrate", "split_dataset"]
+__all__ = [
+    "RESIZE_MODES",
+    "SENSOR_SIZE",
+    "DVSFrames",
+    "FirstFrames",
+    "FrameTransform",
+    "Integrate",
+    "IntegrateByDuration",
+    "split_dataset",
+]
 
 
 class FrameTransform:
@@ -57,9 +66,10 @@ class DVSFrames(Dataset):
         labels: list[int],
         transform: FrameTransform,
         integrate: Callable[[dict], np.ndarray] | None = None,
+        window: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         self.folder, self.indices, self.labels = folder, list(indices), list(labels)
-        self.transform, self.integrate = transform, integrate
+        self.transform, self.integrate, self.window = transform, integrate, window
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -76,6 +86,8 @@ class DVSFrames(Dataset):
         x, y = self.folder[self.indices[i]]
         if self.integrate is not None:
             x = self.integrate(x)
+        if self.window is not None:
+            x = self.window(x)
         x = torch.from_numpy(np.asarray(x, dtype=np.float32))
         return self.transform(x), self.labels[y]
 
@@ -94,9 +106,40 @@ class Integrate:
         ).astype(np.float32)
 
 
+class IntegrateByDuration:
+    """Events -> frames of ``duration`` us each over the whole recording (``cache: false``),
+    spikingjelly's ``integrate_events_by_fixed_duration``, as its frame builder caches them."""
+
+    def __init__(self, duration: int):
+        self.duration = duration
+
+    def __call__(self, events: dict) -> np.ndarray:
+        from spikingjelly.datasets import integrate_events_by_fixed_duration
+
+        return integrate_events_by_fixed_duration(events, self.duration, SENSOR_SIZE, SENSOR_SIZE)
+
+
+class FirstFrames:
+    """The first T frames of a recording's fixed-duration frames (TDBN: "the first 1200ms of each
+    action" at T=40 x 30 ms); a recording shorter than T windows is padded with empty frames."""
+
+    def __init__(self, T: int):
+        self.T = T
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.float32)[: self.T]
+        if frames.shape[0] < self.T:
+            pad = np.zeros((self.T - frames.shape[0], *frames.shape[1:]), np.float32)
+            frames = np.concatenate([frames, pad])
+        return frames
+
+
 def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
     """One split of ``folder``: temporal delete in training only, resize, and integration per item
-    when the frames are not cached."""
+    when the frames are not cached; with ``frame_duration_ms`` the first T frames of that length."""
     tf = FrameTransform(s.T_train if s.train else None, s.size, s.resize_mode)
+    if s.duration_us is not None:
+        integrate = None if s.cache else IntegrateByDuration(s.duration_us)
+        return DVSFrames(folder, indices, labels, tf, integrate, window=FirstFrames(s.T))
     integrate = None if s.cache else Integrate(s.split_by, s.T)
     return DVSFrames(folder, indices, labels, tf, integrate)
