@@ -3,9 +3,17 @@
 Every builder returns a spikingjelly ``SurrogateFunctionBase``: forward is the Heaviside step
 ``x >= 0`` (``x = u - threshold``), backward is ``grad * sigma'(x)``. The constants live in
 ``conf/surrogate/*.yaml`` (each option declares its own: ``alpha``, ``a``, ``width``).
+
+spikingjelly's fused CUDA kernels accept only its own Sigmoid, ATan, PiecewiseQuadratic,
+PiecewiseExp, SoftSign, SuperSpike and Erf (exact class, float alpha): here ``atan``, ``sigmoid``
+and a ``triangle`` with alpha a power of two and width 1/alpha (built as PiecewiseQuadratic, the
+same bits). ``rect`` (a box), ``constant`` and KEYS's triangle (peak 0.3, width U_th) match none
+of them; their fast path is ``trainer.compile=true`` (engine/fastpath.py reports which applies).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from spikingjelly.activation_based import surrogate as sj_surrogate
@@ -87,7 +95,19 @@ class Triangle(sj_surrogate.SurrogateFunctionBase):
     "triangle", paper="KEYS", help="Triangle: a max(0, 1 - |u/U_th - 1|), a=0.3, width U_th (KEYS Eq. 24)"
 )
 def triangle(*, alpha: float, width: float, spiking: bool = True):
+    """spikingjelly's PiecewiseQuadratic where it is this triangle bit for bit (its fused CUDA
+    kernels know it), else the Triangle class (a compiled loop is then the fast path)."""
+    if is_piecewise_quadratic(alpha, width):
+        return sj_surrogate.PiecewiseQuadratic(alpha=float(alpha), spiking=spiking)
     return Triangle(alpha=alpha, width=width, spiking=spiking)
+
+
+def is_piecewise_quadratic(alpha: float, width: float) -> bool:
+    """PiecewiseQuadratic(a)'s derivative is max(0, a - a^2 |x|) = a max(0, 1 - |x| / (1/a)): the
+    triangle with width = 1/alpha. Bitwise equal to ours when alpha is a power of two (scaling by
+    2^k commutes with rounding); KEYS's alpha=0.3, width=1 is not one."""
+    mantissa, _ = math.frexp(float(alpha))
+    return float(alpha) > 0 and mantissa == 0.5 and float(alpha) * float(width) == 1.0
 
 
 # ------------------------------------------------------------------------------------- Constant 1

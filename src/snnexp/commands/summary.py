@@ -54,8 +54,28 @@ def layer_table(model, x) -> list[dict]:
     return [r for r in rows if not any(o["name"].startswith(r["name"] + ".") for o in rows)]
 
 
+def neuron_paths(cfg, model) -> dict[str, list[dict]]:
+    """The path each neuron layer type takes on CUDA (under trainer.amp's dtype) and on CPU,
+    with trainer.compile as configured (engine/fastpath.py)."""
+    from dataclasses import asdict
+
+    from snnexp.engine import fastpath
+
+    compiled = bool(cfg.trainer.compile)
+    return {
+        dev: [
+            asdict(r)
+            for r in fastpath.layer_paths(
+                model, device=dev, dtype=fastpath.amp_dtype(cfg, dev), compiled=compiled
+            )
+        ]
+        for dev in ("cuda", "cpu")
+    }
+
+
 def task(cfg, flags: set[str]) -> None:
     from snnexp.build import build_model
+    from snnexp.engine.fastpath import LayerPath
 
     model = build_model(cfg)
     total = sum(p.numel() for p in model.parameters())
@@ -70,6 +90,7 @@ def task(cfg, flags: set[str]) -> None:
         "params": total,
         "trainable_params": trainable,
         "layers": rows,
+        "neuron_paths": neuron_paths(cfg, model),
     }
     if "--json" in flags:
         print(json.dumps(info, indent=2))
@@ -82,3 +103,8 @@ def task(cfg, flags: set[str]) -> None:
         f"\n{cfg.model.name} (block={cfg.block.name}, neuron={cfg.neuron.name}, norm={cfg.norm.name}, "
         f"T={cfg.T}): {total:,} parameters ({total / 1e6:.2f}M), {trainable:,} trainable"
     )
+    amp = f", AMP {cfg.trainer.amp_dtype}" if cfg.trainer.amp else ""
+    for dev, paths in info["neuron_paths"].items():
+        print(f"neuron paths on {dev}{amp if dev == 'cuda' else ''}:")
+        for p in paths:
+            print(f"  {LayerPath(**p).line()}")

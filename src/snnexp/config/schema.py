@@ -156,6 +156,8 @@ class TrainerConfig:
     progress: bool = True
     drop_last: bool = True  # drop the last partial training batch of each epoch
     compile: bool = False
+    require_fast_path: bool = False  # true: a neuron layer left on the Python loop is an error
+    memopt: str = rng("none", choices=("none", "checkpoint", "compress"))  # engine/memopt.py
     log_energy: bool = False  # firing rates + synaptic operations at each evaluation (energy.jsonl, W&B)
 
 

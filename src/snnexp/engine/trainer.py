@@ -26,7 +26,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import checkpoint as ck
-from snnexp.engine import resume
+from snnexp.engine import fastpath, resume
 from snnexp.engine.curves import plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
@@ -174,8 +174,7 @@ class Run:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if cfg.trainer.compile:
-            self.net = torch.compile(self.net)
+        self.net = fastpath.prepare(cfg, self.net, self.model, self.device, show=self.dist.is_main)
         self.opt = build_optimizer(cfg, self.model)
         self.sched = build_scheduler(cfg, self.opt, self.steps_per_epoch)
         amp = bool(cfg.trainer.amp) and self.device.type == "cuda"

@@ -18,7 +18,17 @@ from typing import Any
 from spikingjelly.activation_based import neuron as sj_neuron
 
 from snnexp.errors import ConfigError
+from snnexp.neurons._state import Fp32State
 from snnexp.registry import NEURONS
+
+
+# spikingjelly's nodes with the membrane state in fp32 under AMP (neurons/_state.py)
+class LIFNode(Fp32State, sj_neuron.LIFNode):
+    pass
+
+
+class ParametricLIFNode(Fp32State, sj_neuron.ParametricLIFNode):
+    pass
 
 
 def _reset(v_reset: float | None) -> float | None:
@@ -49,7 +59,7 @@ def lif(
     if float(tau) <= 1.0:
         raise ConfigError(f"neuron lif: tau must be > 1 (got {tau})")
     # spikingjelly's LIFNode is SEW Eq. 5 (+ Eq. 2-3: heaviside(H - V_th) with heaviside(0) = 1).
-    return sj_neuron.LIFNode(
+    return LIFNode(
         tau=float(tau),
         decay_input=decay_input,
         v_threshold=float(v_threshold),
@@ -76,7 +86,7 @@ def plif(
 ):
     if float(init_tau) <= 1.0:
         raise ConfigError(f"neuron plif: init_tau must be > 1 (got {init_tau})")
-    node = sj_neuron.ParametricLIFNode(
+    node = ParametricLIFNode(
         init_tau=float(init_tau),
         decay_input=decay_input,
         v_threshold=float(v_threshold),
@@ -121,8 +131,8 @@ def keys_lif(
                 "neuron keys_lif: shared=true needs learn_leak=true "
                 "(a fixed leak is the same in every layer anyway)"
             )
-        return sj_neuron.LIFNode(tau=tau, **common)
-    node = sj_neuron.ParametricLIFNode(init_tau=tau, **common)  # lambda = 1 - sigmoid(w)
+        return LIFNode(tau=tau, **common)
+    node = ParametricLIFNode(init_tau=tau, **common)  # lambda = 1 - sigmoid(w)
     if shared:
         share_parameter(node, "w", shared_store, f"keys_lif.w(leak={float(leak)})")
     return node

@@ -15,10 +15,11 @@ import torch
 from spikingjelly.activation_based.neuron import SimpleBaseNode
 
 from snnexp.errors import ConfigError
+from snnexp.neurons._state import Fp32State
 from snnexp.registry import NEURONS
 
 
-class TDBNLIFNode(SimpleBaseNode):
+class TDBNLIFNode(Fp32State, SimpleBaseNode):  # fp32 membrane state under AMP
     def __init__(self, surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
         super().__init__(
             v_threshold=float(v_threshold),
