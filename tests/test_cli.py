@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import FAST, run_cli
 
 
@@ -42,6 +44,7 @@ def test_train_eval_summary_list_end_to_end(tmp_path):
     assert "if " in p.stdout and "sew_mini" in p.stdout
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_multirun_sweep_gets_one_dir_per_job(tmp_path):
     sweep = tmp_path / "sweep"
     run_cli(
@@ -101,6 +104,7 @@ def test_report_does_not_import_torch(tmp_path):
     assert (run / "table_4.md").is_file()
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_two_runs_started_together_get_different_dirs(tmp_path):
     procs = [
         subprocess.Popen(
@@ -117,6 +121,7 @@ def test_two_runs_started_together_get_different_dirs(tmp_path):
     assert len(list((tmp_path / "outputs/runs").glob("*/*/metrics.json"))) == 2
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_user_config_dir_adds_options(tmp_path):
     extra = tmp_path / "myconf/model"
     extra.mkdir(parents=True)

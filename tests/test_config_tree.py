@@ -38,6 +38,7 @@ def test_spiking_parts_build_into_the_demo_model(group):
         assert out.shape == (2, 10) and torch.isfinite(out).all(), (group, opt)
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_every_model_composes_and_builds():
     for opt in options("model"):
         cfg = snnexp.compose([f"model={opt}", "data=synthetic", "data.image_size=128"])

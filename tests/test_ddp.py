@@ -27,6 +27,7 @@ def _losses(run_dir):
     return [float(r["train/loss"]) for r in csv.DictReader(open(run_dir / "metrics_steps.csv"))]
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_two_process_ddp_matches_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env |= {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}

@@ -102,6 +102,7 @@ def _train(run_dir, tmp_path, ddp: bool) -> None:
     assert p.returncode == 0, p.stderr[-3000:]
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_trainer_sync_bn_with_tdbn_on_two_cpu_processes_matches_one(tmp_path):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     _train(single, tmp_path, ddp=False)

@@ -172,6 +172,7 @@ def test_flat_bn_gradient_is_the_time_sum_of_the_per_step_one():
         torch.testing.assert_close(got[k], ref[k], atol=1e-5, rtol=1e-4, msg=k)
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_cli_names_the_dsr_neurons(tmp_path):
     from conftest import run_cli
 

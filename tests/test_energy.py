@@ -79,6 +79,7 @@ def test_synaptic_operations_spikes_per_neuron_and_multiplications():
     assert tot["ann"]["energy_j"] == pytest.approx((2 * 16 * 9 + 16 * 9 + 96) * 4.6e-12)
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_analyze_energy_cli_writes_json_markdown_png(tmp_path):
     p = run_cli("analyze", "energy", *FAST, "energy.e_ac_pj=1.0", f"out={tmp_path}")
     assert p.returncode == 0, p.stderr
@@ -92,6 +93,7 @@ def test_analyze_energy_cli_writes_json_markdown_png(tmp_path):
         energy_costs({"e_mac_pj": "x", "e_ac_pj": 0.9})
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_trainer_log_energy_records_rates_and_synops_at_each_evaluation(tmp_path):
     cfg = snnexp.compose([*FAST, "trainer.log_energy=true"])
     snnexp.train(cfg, run_dir=tmp_path)

@@ -144,6 +144,7 @@ def test_checkpoint_without_config_is_one_line_error(tmp_path):
         load_for_inference(p, snnexp.compose(FAST), [], set())
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_kill_9_during_training_resumes_cleanly(tmp_path):
     """SIGKILL at an arbitrary moment (checkpoints are written every step), then resume=auto."""
     run_dir = tmp_path / "run"

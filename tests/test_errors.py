@@ -38,6 +38,7 @@ def test_bad_input_is_one_line(tmp_path, args, expected):
     assert "Traceback" not in p.stderr + p.stdout
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_unreadable_checkpoint_and_reused_run_dir(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage")

@@ -14,6 +14,7 @@ from snnexp.blocks.tdbn import TDBNBlock
 TDBN = ["norm=tdbn", "neuron=tdbn_lif", "surrogate=rect", "block=tdbn"]
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_eval_fold_true_gives_the_unfolded_accuracy(tmp_path):
     cfg = snnexp.compose([*FAST, *TDBN])
     snnexp.train(cfg, run_dir=tmp_path / "run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 import torch
 from spikingjelly.activation_based import functional
 
@@ -54,6 +55,7 @@ def test_sequences_keep_their_frames_and_the_model_sees_the_first_t_prime():
     assert net(torch.ones(1, 1, 2, 2)).shape == (1, 1, 2, 2)  # a static batch passes
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_eval_at_several_t_in_one_command(tmp_path):
     run = tmp_path / "run"
     small = ["T=6", "data.train_size=16", "data.test_size=16", "trainer.batch_size=16", "trainer.epochs=1"]

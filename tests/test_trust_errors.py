@@ -98,6 +98,7 @@ def test_corrupt_image_in_imagefolder_is_one_line(tmp_path):
     assert "cannot read image" in p.stderr and "0.png" in p.stderr
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_json_output_is_only_json(tmp_path):
     p = run_cli("analyze", "gradients", *FAST, "--json", f"out={tmp_path}/a", cwd=tmp_path,
                 env={"MPLCONFIGDIR": str(tmp_path / "mpl")})  # fmt: skip  # a fresh font cache

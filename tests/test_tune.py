@@ -27,6 +27,7 @@ def tune_cfg(n_trials: int):
     return compose([*BASE, *SEARCH, f"search.n_trials={n_trials}"], "tune")
 
 
+@pytest.mark.slow  # run by `make test-all` (keeps `make test` near 6 min on 2 cores)
 def test_a_search_prunes_resumes_after_an_interruption_and_names_the_best(tmp_path):
     root = tmp_path / "search"
     first = run_search(tune_cfg(5), root)
