@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+from snnexp.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,26 @@ def barrier(d: Dist) -> None:
 def cleanup(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def convert_sync_bn(model: nn.Module) -> nn.Module:
+    """SyncBN for the multi-step BNs (spikingjelly's layer.BatchNorm*d flatten [T,B] first);
+    torch's convert_sync_batchnorm would drop that flattening, so swap them by hand."""
+    from spikingjelly.activation_based import layer
+
+    for name, child in model.named_children():
+        if isinstance(child, (layer.BatchNorm1d, layer.BatchNorm2d, layer.BatchNorm3d)):
+            sync = nn.SyncBatchNorm(
+                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
+            )
+            sync.load_state_dict(child.state_dict())
+            setattr(model, name, layer.SeqToANNContainer(sync))
+        elif isinstance(child, nn.modules.batchnorm._BatchNorm) and hasattr(child, "sync"):
+            child.sync = True  # tdBN syncs its own statistics over the ranks (any backend)
+        elif isinstance(child, nn.modules.batchnorm._BatchNorm):
+            raise ConfigError(
+                f"trainer.sync_bn=true supports norm=bn|tdbn only (found {type(child).__name__})"
+            )
+        else:
+            convert_sync_bn(child)
+    return model

@@ -29,7 +29,15 @@ from snnexp.engine import checkpoint as ck
 from snnexp.engine import fastpath, resume
 from snnexp.engine.curves import plot_curves
 from snnexp.engine.device import pick_device, to_time_major
-from snnexp.engine.distributed import Dist, all_reduce_sum, barrier, broadcast_str, cleanup, init_distributed
+from snnexp.engine.distributed import (
+    Dist,
+    all_reduce_sum,
+    barrier,
+    broadcast_str,
+    cleanup,
+    convert_sync_bn,
+    init_distributed,
+)
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
 from snnexp.engine.progress import train_progress
@@ -58,29 +66,6 @@ def new_run_dir() -> Path:
     from snnexp.config.compose import _RUN_UID
 
     return Path("outputs/runs") / f"{time.strftime('%Y-%m-%d/%H-%M-%S')}-{_RUN_UID}"
-
-
-def convert_sync_bn(model: nn.Module) -> nn.Module:
-    """SyncBN for the multi-step BNs (spikingjelly's layer.BatchNorm*d flatten [T,B] first);
-    torch's convert_sync_batchnorm would drop that flattening, so swap them by hand."""
-    from spikingjelly.activation_based import layer
-
-    for name, child in model.named_children():
-        if isinstance(child, (layer.BatchNorm1d, layer.BatchNorm2d, layer.BatchNorm3d)):
-            sync = nn.SyncBatchNorm(
-                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
-            )
-            sync.load_state_dict(child.state_dict())
-            setattr(model, name, layer.SeqToANNContainer(sync))
-        elif isinstance(child, nn.modules.batchnorm._BatchNorm) and hasattr(child, "sync"):
-            child.sync = True  # tdBN syncs its own statistics over the ranks (any backend)
-        elif isinstance(child, nn.modules.batchnorm._BatchNorm):
-            raise ConfigError(
-                f"trainer.sync_bn=true supports norm=bn|tdbn only (found {type(child).__name__})"
-            )
-        else:
-            convert_sync_bn(child)
-    return model
 
 
 @torch.no_grad()
