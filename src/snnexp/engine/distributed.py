@@ -72,8 +72,12 @@ def barrier(d: Dist) -> None:
         dist.barrier()
 
 
-def cleanup(d: Dist) -> None:
+def cleanup(d: Dist, meet: bool = True) -> None:
+    """Destroy the process group. ``meet``: first wait for every rank (gloo aborts a rank that tears
+    its group down while a peer still talks to it); False on an error path, where a peer may never come."""
     if d.enabled and dist.is_initialized():
+        if meet:
+            dist.barrier()
         dist.destroy_process_group()
 
 

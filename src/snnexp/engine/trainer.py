@@ -248,7 +248,7 @@ class Run:
             return read_metrics(self.run_dir)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
-        stopped = False
+        stopped, ok = False, False
         try:
             while self.epoch < until:
                 row = self._one_epoch(epochs)
@@ -260,10 +260,11 @@ class Run:
             if self.dist.is_main:
                 plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
             self.logger.finish(metrics)
+            ok = True
             return metrics
         finally:
             self.lock.release()
-            cleanup(self.dist)
+            cleanup(self.dist, meet=ok)
 
     def _one_epoch(self, epochs: int) -> dict[str, float]:
         t_epoch = time.time()
