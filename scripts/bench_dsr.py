@@ -15,19 +15,18 @@ surrogate path (``neuron.grad=surrogate``), dsr with its record/replay step. Mem
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import time
 
 import torch
+
+from snnexp.analysis.memory import cpu_step_peak, saved_bytes, training_step
 
 METHODS = ("dsr", "bptt")
 
 
 def build(method: str, T: int, batch: int, device: torch.device):
     import snnexp
-    from snnexp.build import build_method
-    from snnexp.engine.steps import StepContext
 
     over = [
         "model=preact_resnet18",
@@ -40,65 +39,13 @@ def build(method: str, T: int, batch: int, device: torch.device):
         f"method={method}",
         "logger=none",
     ]
-    if method == "bptt":
-        over.append("neuron.grad=surrogate")
-    else:
-        over.append("method.formulation=flat")
-    cfg = snnexp.compose(over)
-    torch.manual_seed(0)
-    model = snnexp.build_model(cfg).to(device)
-    m = build_method(cfg)
-    m.prepare(model)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    ctx = StepContext(
-        loss_fn=torch.nn.CrossEntropyLoss(),
-        scaler=torch.amp.GradScaler(device.type, enabled=False),
-        autocast=lambda: torch.autocast(device.type, enabled=False),
-        num_classes=10,
-        optimizer=opt,
-        params=list(model.parameters()),
-    )
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(batch, 3, 32, 32, generator=g).to(device)
-    y = torch.randint(0, 10, (batch,), generator=g).to(device)
-    return lambda: m.train_step(model, x, y, ctx)
+    over.append("neuron.grad=surrogate" if method == "bptt" else "method.formulation=flat")
+    return training_step(snnexp.compose(over), batch, device)
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def saved_bytes(step) -> int:
-    seen: dict[tuple[int, int], int] = {}
-
-    def pack(t):
-        if t.numel():
-            s = t.untyped_storage()
-            seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    return sum(seen.values())
-
-
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(key))
-
-
-def cpu_step_peak(step) -> int:
-    """Peak-RSS increase of one step (bytes); -1 where the kernel cannot reset VmHWM."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return -1
-    before = _status_kb("VmRSS:")
-    step()
-    return (_status_kb("VmHWM:") - before) * 1024
 
 
 def measure(method: str, T: int, args, device: torch.device) -> dict:

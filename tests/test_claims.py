@@ -8,7 +8,8 @@ import math
 import pytest
 
 from conftest import run_cli
-from snnexp.claims.run import load_claim
+from snnexp.claims.measure import block_metric
+from snnexp.claims.run import load_claim, plan, run_claims
 from snnexp.claims.spec import parse_claim
 from snnexp.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, decide
 from snnexp.commands.claims import available, select
@@ -35,7 +36,10 @@ def test_rules_decide_as_their_text_says(rule, values, verdict):
 
 def test_every_claim_file_is_complete_and_each_paper_has_claims():
     ids = available()
-    assert {i.split("/")[1] for i in ids} >= {"sew"}
+    papers = [i.split("/")[1] for i in ids]
+    assert {p: papers.count(p) >= 3 for p in ("sew", "keys", "tdbn", "dsr")} == dict.fromkeys(
+        ("sew", "keys", "tdbn", "dsr"), True
+    )
     for i in ids:
         c = load_claim(i)
         assert c.statement and c.source and len(c.seeds) >= 3 and len(c.arms) >= 2, i
@@ -73,3 +77,56 @@ def test_one_claim_end_to_end_quick(tmp_path):
     assert "Fig. 5" in md and "holds if mean last_rate_O of sew_and" in md
     assert (out / "claims.csv").read_text().count("\n") == 3  # header + one row per arm
     assert (out / "claims_sew_and_silent.png").stat().st_size > 1000
+
+
+def test_claims_that_share_an_arm_share_its_training_run(tmp_path):
+    """KEYS's base recipe (S2S, BNTT, direct) is an arm of three claims and the training of a fourth:
+    one run per seed, not four (labels such as experiment_name and claim do not enter the run's key)."""
+    ids = ["claims/keys/residual_type", "claims/keys/bntt_vs_bn", "claims/keys/fewer_inference_steps"]
+    jobs = plan([load_claim(i) for i in ids], tmp_path, quick=False)
+    base = {(j.claim.id, j.arm): j.run_dir for j in jobs if j.seed == 0}
+    shared = {base[ids[0], "s2s"], base[ids[1], "bntt"], base[ids[2], "T8"], base[ids[2], "T6"]}
+    assert len(shared) == 1
+    assert base[ids[0], "s2m"] not in shared and base[ids[1], "bn"] not in shared
+    assert len({j.run_dir for j in jobs}) == 3 * 4  # s2s, v2v, s2m, bn x 3 seeds
+
+
+def test_a_metric_the_kind_cannot_measure_and_a_bad_compare_T_are_refused():
+    base = {
+        "paper": "X",
+        "statement": "s",
+        "source": "Fig. 1",
+        "kind": "firing",
+        "metric": "best_acc1",
+        "arms": {"a": [], "b": []},
+        "seeds": [0],
+        "rule": {"type": "greater", "a": "a", "b": ["b"], "margin": 1},
+    }
+    with pytest.raises(
+        ConfigError, match="metric='best_acc1' is not allowed for kind firing; allowed: last_rate_O"
+    ):
+        parse_claim("claims/x", base)
+    memory = {**base, "kind": "memory", "metric": "saved_bytes_ratio"}
+    for bad in (None, [20, 5], [5], ["a", 5]):
+        with pytest.raises(ConfigError, match="compare_T"):
+            parse_claim("claims/x", {**memory, "compare_T": bad})
+
+
+def test_log_spread_is_infinite_when_the_deepest_block_is_silent_and_zero_when_flat():
+    blocks = [{"rate_O": 0.2, "grad_norm": 1e-3}, {"rate_O": 0.0, "grad_norm": 1e-3}]
+    assert block_metric(blocks, "rate_log_spread") == math.inf
+    assert block_metric(blocks, "grad_log_spread") == 0.0
+    assert block_metric(blocks, "last_rate_O") == 0.0
+
+
+def test_eval_and_memory_claims_end_to_end_quick(tmp_path):
+    """tdbn/folding: one training, evaluated unfolded and folded (TDBN Eq. 9-10: the same accuracy);
+    dsr/memory_flat: autograd's saved bytes at T=20 over T=5, flat for DSR, ~x4 for BPTT."""
+    claims = [load_claim("claims/tdbn/folding"), load_claim("claims/dsr/memory_flat")]
+    fold, memory = run_claims(claims, tmp_path, quick=True, n_jobs=1)
+    (run,) = set(fold["runs"]["folded"]) | set(fold["runs"]["unfolded"])
+    assert (tmp_path / "runs").glob("*") and run.startswith(str(tmp_path / "runs"))
+    assert fold["values"]["folded"] == pytest.approx(fold["values"]["unfolded"], abs=0.25)
+    assert fold["verdict"] == HOLDS
+    assert memory["values"]["dsr_flat"][0] < 1.2 and memory["values"]["bptt"][0] > 3.0
+    assert memory["verdict"] == HOLDS

@@ -1,22 +1,41 @@
-"""Running a claim: every arm for every seed through the ordinary engine (training) or analysis
-(firing rates / gradient norms at initialisation), then its rule."""
+"""Running claims: plan every (claim, arm, seed), train each distinct configuration once (claims
+that share an arm share its runs), measure, then apply each claim's rule.
+
+Work runs in ``jobs`` worker processes side by side, one CPU thread each (``threads=1`` is part of
+every run's config, so a result is the same bits however many jobs ran it)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import math
+import io
 import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from snnexp.claims.spec import Claim, parse_claim
 from snnexp.claims.verdict import decide, mean_std
 from snnexp.config import compose
-from snnexp.runfiles import read_metrics
+from snnexp.errors import UserError
 
-QUIET = ["logger=none", "trainer.progress=false"]
+FIXED = ["logger=none", "trainer.progress=false", "threads=1"]
+NOT_HASHED = ("claim", "experiment_name", "paper")  # labels only: the same training under another name
+MEMORY_BATCH = 8
+
+
+@dataclass
+class Job:
+    claim: Claim
+    arm: str
+    seed: int
+    cfg: DictConfig  # the arm's config (kind eval: the claim's own, which is trained)
+    run_dir: Path | None = None  # kinds train and eval: the training run measured
+    eval_overrides: tuple[str, ...] = ()
 
 
 def load_claim(claim_id: str) -> Claim:
@@ -24,60 +43,145 @@ def load_claim(claim_id: str) -> Claim:
     return parse_claim(claim_id, OmegaConf.to_container(cfg.claim, resolve=True))
 
 
-def arm_config(claim: Claim, arm_overrides: list[str], seed: int, quick: bool):
+def arm_config(claim: Claim, arm_overrides: list[str], seed: int, quick: bool) -> DictConfig:
     extra = claim.quick if quick else []
-    return compose([f"experiment={claim.id}", *arm_overrides, f"seed={seed}", *QUIET, *extra])
+    return compose([f"experiment={claim.id}", *arm_overrides, f"seed={seed}", *FIXED, *extra])
 
 
-def _run_dir(out: Path, claim: Claim, label: str, seed: int, cfg) -> Path:
-    """One directory per (arm, seed, resolved config): a changed claim file never reuses old runs."""
-    text = OmegaConf.to_yaml(cfg, resolve=True)
-    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
-    return out / claim.id.replace("/", "_") / label / f"seed{seed}-{digest}"
+def run_dir_for(out: Path, cfg: DictConfig) -> Path:
+    """One directory per resolved training config (claim labels left out): a changed claim file
+    never reuses an old run, and two claims with the same arm train it once."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for key in NOT_HASHED:
+        data.pop(key, None)
+    digest = hashlib.sha1(OmegaConf.to_yaml(OmegaConf.create(data)).encode()).hexdigest()[:10]
+    return out / "runs" / f"{cfg.model.name}-seed{cfg.seed}-{digest}"
 
 
-def train_value(cfg, run_dir: Path, metric: str) -> float:
-    """The metric of a finished run in ``run_dir`` (trained now unless it already finished)."""
-    import snnexp
+def plan(claims: list[Claim], out: Path, quick: bool) -> list[Job]:
+    jobs = []
+    for claim in claims:
+        for arm in claim.arms:
+            for seed in claim.seeds[:1] if quick else claim.seeds:
+                if claim.kind == "eval":  # the arm is how the claim's own training is evaluated
+                    cfg = arm_config(claim, [], seed, quick)
+                    jobs.append(Job(claim, arm.label, seed, cfg, run_dir_for(out, cfg), tuple(arm.overrides)))
+                else:
+                    cfg = arm_config(claim, arm.overrides, seed, quick)
+                    run_dir = run_dir_for(out, cfg) if claim.kind == "train" else None
+                    jobs.append(Job(claim, arm.label, seed, cfg, run_dir))
+    return jobs
 
-    done = read_metrics(run_dir)
-    if done.get("status") != "finished":
-        cfg.resume = "auto" if (run_dir / "checkpoints" / "last.pt").is_file() else None
-        done = snnexp.train(cfg, run_dir=str(run_dir))
-    value = done.get(metric)
+
+# ------------------------------------------------------------------ what a worker does
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """A run's own lines (epochs, neuron path) stay in its snnexp.log, not on the claims' console."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict:
+    from snnexp.claims.measure import ensure_trained
+
+    try:
+        with _quiet():
+            return ensure_trained(cfg, run_dir)
+    except UserError as e:  # e.g. the loss diverged: that arm has no number, and the table says so
+        print(f"snnexp claims: {run_dir}: {e}", file=sys.stderr, flush=True)
+        return {"status": "failed", "error": str(e)}
+
+
+def _measure(job: Job) -> float:
+    from snnexp.claims import measure
+
+    c = job.claim
+    with _quiet():
+        if c.kind == "eval":
+            return measure.eval_value(job.cfg, job.run_dir, list(job.eval_overrides), c.metric)
+        if c.kind == "memory":
+            return measure.memory_value(job.cfg, c.compare_T, MEMORY_BATCH)
+        return measure.analysis_value(job.cfg, c.kind, c.metric)
+
+
+def _execute(fn: Callable, items: list, n_jobs: int, names: list[str]) -> list:
+    """``fn(*item)`` for every item, in ``n_jobs`` processes; progress with an ETA on stderr."""
+    if not items:
+        return []
+    t0, results = time.time(), [None] * len(items)
+
+    def done(k: int, i: int) -> None:
+        spent = time.time() - t0
+        eta = spent / k * (len(items) - k)  # wall time per item so far, parallel jobs included
+        print(
+            f"snnexp claims: [{k}/{len(items)}] {names[i]}  ({spent:.0f} s, ETA {eta / 60:.1f} min)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if n_jobs <= 1:
+        for k, (i, item) in enumerate(enumerate(items), 1):
+            results[i] = fn(*item)
+            done(k, i)
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:
+        futures = {pool.submit(fn, *item): i for i, item in enumerate(items)}
+        for k, f in enumerate(as_completed(futures), 1):
+            results[futures[f]] = f.result()
+            done(k, futures[f])
+    return results
+
+
+# ------------------------------------------------------------------ the whole run
+def _unique_trainings(jobs: Iterable[Job]) -> dict[Path, DictConfig]:
+    runs: dict[Path, DictConfig] = {}
+    for j in jobs:
+        if j.run_dir is not None:
+            runs.setdefault(j.run_dir, j.cfg)
+    return runs
+
+
+def run_claims(claims: list[Claim], out: Path, quick: bool = False, n_jobs: int = 1) -> list[dict[str, Any]]:
+    """Measure every arm x seed of every claim; returns each claim's result (JSON-able)."""
+    jobs = plan(claims, out, quick)
+    runs = _unique_trainings(jobs)
+    print(f"snnexp claims: {len(claims)} claims, {len(runs)} training runs, {n_jobs} jobs", file=sys.stderr)
+    trained = _execute(_train, [(cfg, rd) for rd, cfg in runs.items()], n_jobs, [rd.name for rd in runs])
+    metrics = dict(zip(runs, trained, strict=True))
+    measured = [j for j in jobs if j.claim.kind != "train"]
+    names = [f"{j.claim.id} [{j.arm}] seed {j.seed}" for j in measured]
+    found = _execute(_measure, [(j,) for j in measured], n_jobs, names)
+    values = dict(zip(map(id, measured), found, strict=True))
+    for j in jobs:
+        if j.claim.kind == "train":
+            values[id(j)] = _metric(metrics[j.run_dir], j.claim.metric)
+    return [_result(c, [j for j in jobs if j.claim is c], values, quick) for c in claims]
+
+
+def _metric(metrics: dict, metric: str) -> float:
+    value = metrics.get(metric)
     return float("nan") if value is None else float(value)
 
 
-def _block_metric(blocks: list[dict], metric: str) -> float:
-    if metric == "last_rate_O":  # firing rate of the deepest block's output O^L
-        return float(blocks[-1]["rate_O"])
-    if metric == "grad_log_spread":  # |log10(||dL/dS^1|| / ||dL/dS^L||)|: 0 = flat across depth
-        g = [b["grad_norm"] for b in blocks if b["grad_norm"]]
-        return abs(math.log10(g[0] / g[-1])) if len(g) > 1 and g[-1] > 0 else float("nan")
-    raise KeyError(metric)
-
-
-def analysis_value(cfg, kind: str, metric: str) -> float:
-    from snnexp.analysis import analyze
-
-    result = analyze(cfg, what=kind, zero_init_compare=False, n_batches=1, split="test")
-    return _block_metric(result["variants"][0]["blocks"], metric)
-
-
-def run_claim(claim: Claim, out: Path, quick: bool = False) -> dict[str, Any]:
-    """Measure every arm x seed; returns the claim's result (JSON-able)."""
-    seeds = claim.seeds[:1] if quick else claim.seeds
-    values: dict[str, list[float]] = {}
-    for arm in claim.arms:
-        for seed in seeds:
-            cfg = arm_config(claim, arm.overrides, seed, quick)
-            print(f"snnexp claims: {claim.id} [{arm.label}] seed {seed}", file=sys.stderr, flush=True)
-            if claim.kind == "train":
-                value = train_value(cfg, _run_dir(out, claim, arm.label, seed, cfg), claim.metric)
-            else:
-                value = analysis_value(cfg, claim.kind, claim.metric)
-            values.setdefault(arm.label, []).append(value)
-    stats = {label: mean_std(v) for label, v in values.items()}
+def _result(claim: Claim, jobs: list[Job], values: dict[int, float], quick: bool) -> dict[str, Any]:
+    per_arm: dict[str, list[float]] = {a.label: [] for a in claim.arms}
+    runs: dict[str, list[str]] = {a.label: [] for a in claim.arms}
+    for j in jobs:
+        per_arm[j.arm].append(values[id(j)])
+        if j.run_dir is not None:
+            runs[j.arm].append(str(j.run_dir))
+    stats = {label: mean_std(v) for label, v in per_arm.items()}
     return {
         "id": claim.id,
         "paper": claim.paper,
@@ -85,10 +189,11 @@ def run_claim(claim: Claim, out: Path, quick: bool = False) -> dict[str, Any]:
         "source": claim.source,
         "metric": claim.metric,
         "rule": claim.rule_text(),
-        "seeds": seeds,
+        "seeds": sorted({j.seed for j in jobs}),
         "quick": quick,
-        "values": values,
+        "values": per_arm,
         "mean": {k: m for k, (m, _) in stats.items()},
         "std": {k: s for k, (_, s) in stats.items()},
-        "verdict": decide(claim.rule, values),
+        "runs": runs,
+        "verdict": decide(claim.rule, per_arm),
     }

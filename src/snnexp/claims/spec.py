@@ -7,7 +7,17 @@ from typing import Any
 
 from snnexp.errors import ConfigError
 
-KINDS = ("train", "firing", "gradients")
+# train: a training run per arm and seed, its metrics.json; eval: the claim's own config trained once
+# per seed, each arm an evaluation of that checkpoint (T=6, fold=true); firing|gradients: an analysis
+# at initialisation; memory: bytes autograd saves in one training step, at compare_T[1] / compare_T[0]
+KINDS = ("train", "eval", "firing", "gradients", "memory")
+METRICS = {
+    "train": ("best_acc1", "last_acc1", "best_acc5", "last_acc5"),
+    "eval": ("acc1", "acc5", "loss"),
+    "firing": ("last_rate_O", "rate_log_spread"),
+    "gradients": ("grad_log_spread", "last_rate_O", "rate_log_spread"),
+    "memory": ("saved_bytes_ratio",),
+}
 RULES = ("greater", "less_ratio", "within")
 
 
@@ -29,6 +39,7 @@ class Claim:
     seeds: list[int]
     rule: dict[str, Any]
     quick: list[str] = field(default_factory=list)  # overrides for a reduced run (tests)
+    compare_T: tuple[int, int] | None = None  # kind memory: the two T compared
 
     def rule_text(self) -> str:
         r = self.rule
@@ -57,6 +68,11 @@ def parse_claim(claim_id: str, node: dict[str, Any]) -> Claim:
             raise ConfigError(f"{where}.{key} must be set")
     if node["kind"] not in KINDS:
         raise ConfigError(f"{where}.kind={node['kind']!r} is not allowed; allowed: {', '.join(KINDS)}")
+    allowed = METRICS[node["kind"]]
+    if node["metric"] not in allowed:
+        what = f"{where}.metric={node['metric']!r} is not allowed for kind {node['kind']}"
+        raise ConfigError(f"{what}; allowed: {', '.join(allowed)}")
+    compare_T = _compare_T(node, where)
     arms = [Arm(str(label), [str(o) for o in (ov or [])]) for label, ov in dict(node["arms"]).items()]
     rule = dict(node["rule"])
     if rule.get("type") not in RULES:
@@ -80,4 +96,16 @@ def parse_claim(claim_id: str, node: dict[str, Any]) -> Claim:
         seeds=[int(s) for s in node["seeds"]],
         rule=rule,
         quick=[str(o) for o in node.get("quick") or []],
+        compare_T=compare_T,
     )
+
+
+def _compare_T(node: dict[str, Any], where: str) -> tuple[int, int] | None:
+    if node["kind"] != "memory":
+        return None
+    pair = node.get("compare_T")
+    if not (isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(t, int) for t in pair)):
+        raise ConfigError(f"{where}.compare_T={pair!r} must be two numbers of steps, e.g. [5, 20]")
+    if not 1 <= pair[0] < pair[1]:
+        raise ConfigError(f"{where}.compare_T={list(pair)} must be increasing and >= 1")
+    return int(pair[0]), int(pair[1])

@@ -39,6 +39,12 @@ def select(names: list[str]) -> list[str]:
     return chosen
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnexp claims", description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="papers (sew) or claims (sew/depth_degradation); default: all")
@@ -46,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="reduced runs: one seed, its quick overrides")
     p.add_argument("--list", action="store_true", help="list the claims and their rules; run nothing")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="runs side by side, one CPU thread each (default: the CPUs this process may use)",
+    )
     return p
 
 
@@ -60,10 +72,11 @@ def main(argv: list[str]) -> int:
             print(f"{c.id}\n  {c.paper}: {c.statement} ({c.source})\n  rule: {c.rule_text()}")
         return 0
     from snnexp.claims.render import markdown, write_all
-    from snnexp.claims.run import run_claim
+    from snnexp.claims.run import run_claims
+    from snnexp.engine.threads import available_cpus
 
     out = Path(args.out)
-    results = [run_claim(c, out, quick=args.quick) for c in claims]
+    results = run_claims(claims, out, quick=args.quick, n_jobs=args.jobs or available_cpus())
     written = write_all(results, out)
     if args.json:
         print(json.dumps(results, indent=2))
