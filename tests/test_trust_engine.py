@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 import snnexp
 from conftest import FAST, run_cli
@@ -279,3 +280,65 @@ def test_sweep_job_dirs_say_what_varies_and_logs_hold_console_lines(tmp_path):
     # plain progress lines off a terminal
     assert any(ln.startswith("[seed=1] epoch 1/1  step 2/4  loss ") for ln in log)
     assert any(ln.startswith("[seed=1] done: best test acc1") for ln in log) and "\r" not in "".join(log)
+
+
+def test_cli_divergence_is_one_line_exit_2_logged_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A resumed run whose weights turn NaN (here: a checkpoint poisoned by hand) stops at the first
+    step with one line and exit 2; the run's log ends with that line; last.pt is not replaced."""
+    run = tmp_path / "run"
+    args = [*FAST, f"hydra.run.dir={run}", "logger=csv"]
+    run_cli("train", *args, "trainer.epochs=1", cwd=tmp_path, check=True)
+    ckpt = torch.load(run / "checkpoints/last.pt", weights_only=True)
+    name = next(k for k, v in ckpt["model"].items() if v.is_floating_point() and k.endswith("weight"))
+    ckpt["model"][name].fill_(float("nan"))
+    torch.save(ckpt, run / "checkpoints/last.pt")
+    poisoned = (run / "checkpoints/last.pt").read_bytes()
+    p = run_cli("train", *args, "trainer.epochs=2", "resume=auto", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    (line,) = [x for x in p.stderr.splitlines() if x.startswith("snnexp: error:")]
+    assert "nan" in line.lower() and "epoch 2" in line, line
+    assert (run / "snnexp.log").read_text().rstrip().splitlines()[-1] == line
+    assert (run / "checkpoints/last.pt").read_bytes() == poisoned
+    assert json.loads((run / "metrics.json").read_text())["epochs_done"] == 1
+
+
+class _FakeWandbRun:
+    def __init__(self, **kw):
+        self.kw, self.summary, self.logged, self.finished = kw, {}, [], False
+
+    def log(self, metrics, step):
+        self.logged.append((step, dict(metrics)))
+
+    def finish(self):
+        self.finished = True
+
+
+def test_wandb_gets_the_metrics_json_summary_the_config_and_one_run_id_across_resume(tmp_path, monkeypatch):
+    """What W&B receives (a stand-in module records it): the summary equals metrics.json, steps only
+    grow, the resolved config is attached, and a resumed run continues the same W&B run id."""
+    import types
+
+    runs = []
+
+    def init(**kw):
+        runs.append(_FakeWandbRun(**kw))
+        return runs[-1]
+
+    fake = types.SimpleNamespace(init=init, Settings=lambda **kw: kw)
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    args = ["logger=wandb", "logger.mode=offline", "trainer.epochs=2"]
+    _train(tmp_path, "run", *args, "trainer.stop_after_epochs=1")
+    m, run = _train(tmp_path, "run", *args, "resume=auto")
+    first, second = runs
+    assert first.kw["id"] == second.kw["id"] and second.kw["resume"] == "allow"
+    assert first.finished and second.finished
+    cfg = snnexp.compose([*FAST, *args])
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert {k: second.kw["config"][k] for k in ("model", "optim", "neuron", "T", "seed")} == {
+        k: resolved[k] for k in ("model", "optim", "neuron", "T", "seed")
+    }
+    assert second.summary["best_acc1"] == m["best_acc1"] and second.summary["status"] == "finished"
+    steps = [s for s, _ in first.logged + second.logged]
+    assert steps == sorted(steps)  # W&B drops rows logged at a step lower than one it has seen
+    epochs = [row for _, row in first.logged + second.logged if "epoch/test_acc1" in row]
+    assert [r["epoch/epoch"] for r in epochs] == [1, 2] and epochs[-1]["epoch/test_acc1"] == m["last_acc1"]

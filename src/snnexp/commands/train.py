@@ -73,6 +73,16 @@ def task(cfg, flags: set[str]) -> None:
                     f"done: best test acc1 {best:.2f}% (epoch {metrics['best_epoch']}), last {last:.2f}%  "
                     f"-> {metrics['run_dir']}"
                 )
-    except UserError:
+    except UserError as e:
         remove_stub(run_dir)  # a config or data error leaves no near-empty run directory behind
+        _log_error(Path(run_dir), e)
         raise
+
+
+def _log_error(run_dir: Path, e: Exception) -> None:
+    """The error line the console gets, also at the end of the run's snnexp.log (a run that
+    diverged or met a bad checkpoint keeps its directory, and its log says why it stopped)."""
+    log = run_dir / "snnexp.log"
+    if log.is_file():
+        with open(log, "a") as f:
+            f.write(f"snnexp: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n")
