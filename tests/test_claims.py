@@ -130,3 +130,12 @@ def test_eval_and_memory_claims_end_to_end_quick(tmp_path):
     assert fold["verdict"] == HOLDS
     assert memory["values"]["dsr_flat"][0] < 1.2 and memory["values"]["bptt"][0] > 3.0
     assert memory["verdict"] == HOLDS
+
+
+def test_infinite_values_average_to_infinity_and_decide():
+    from snnexp.claims.verdict import mean_std
+
+    m, s = mean_std([math.inf, 0.3, math.inf])
+    assert m == math.inf and math.isnan(s)
+    rule = {"type": "greater", "a": "none", "b": ["tdbn"], "margin": 0.5}
+    assert decide(rule, {"none": [math.inf, 2.0], "tdbn": [0.1, 0.2]}) == HOLDS

@@ -16,7 +16,7 @@ EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf/experiment/dsr").glob("[!_]*.
 
 
 def compose(name: str, *over: str):
-    extra = ["method.init_from=ann.pt"] if name == "imagenet_if" else []
+    extra = ["init.from=ann.pt"] if name == "imagenet_if" else []
     return snnexp.compose([f"experiment=dsr/{name}", *extra, *over])
 
 

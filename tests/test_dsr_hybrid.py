@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import snnexp
+from snnexp.engine.init_from import init_from
 from snnexp.errors import CheckpointError
 from snnexp.methods.dsr import DSR, dsr_nodes
 
@@ -23,9 +24,9 @@ def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
     torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
 
     snn = snnexp.build_model(snnexp.compose([*MODEL, "neuron=dsr_if", "T=4"]))
-    method = DSR(
-        formulation="flat", flat_bn="recorded", init_from=str(tmp_path / "ann.pt"), threshold_percentile=99.0
-    )
+    method = DSR(formulation="flat", flat_bn="recorded", calibrate_thresholds=True, threshold_percentile=99.0)
+    # what the engine does with init.from=ann.pt init.reinit=strict: every tensor but V_th from the ANN
+    init_from(snn, tmp_path / "ann.pt", reinit="strict", skip=[], fresh=method.init_fresh, echo=False)
     method.prepare(snn)
     nodes = dsr_nodes(snn)
     assert all(torch.isnan(n.v_threshold) for n in nodes)  # uncalibrated until the first batch
@@ -54,17 +55,21 @@ def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
     assert all(torch.equal(b, n.v_threshold.detach()) for b, n in zip(before, nodes, strict=True))
 
 
-def test_init_from_a_checkpoint_of_another_model(tmp_path):
-    other = snnexp.build_model(snnexp.compose([*MODEL, "model=preact_resnet32", "neuron=relu", "T=1"]))
-    torch.save({"model": other.state_dict()}, tmp_path / "other.pt")
-    snn = snnexp.build_model(snnexp.compose([*MODEL, "neuron=dsr_if", "T=2"]))
-    with pytest.raises(CheckpointError, match="neuron=relu"):
-        DSR(
-            formulation="flat",
-            flat_bn="recorded",
-            init_from=str(tmp_path / "other.pt"),
-            threshold_percentile=99.9,
-        ).prepare(snn)
+def test_init_from_an_ann_of_another_model_is_refused_with_strict(tmp_path):
+    snn_cfg = [*MODEL, "neuron=dsr_if", "T=2"]
+    fresh = DSR(formulation="flat", flat_bn="recorded", calibrate_thresholds=True, threshold_percentile=99.9)
+    for other, why in (("preact_resnet32", "has no place in this model"), ("preact_resnet20", None)):
+        ann = snnexp.build_model(snnexp.compose([*MODEL, f"model={other}", "neuron=relu", "T=1"]))
+        torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
+        snn = snnexp.build_model(snnexp.compose(snn_cfg))
+        if why is None:  # the same model: only the thresholds are left to the method
+            report = init_from(snn, tmp_path / "ann.pt", reinit="strict", skip=[], fresh=fresh.init_fresh)
+            assert report["missing"] and all(n.endswith("v_threshold") for n in report["missing"])
+            continue
+        with pytest.raises(CheckpointError, match=why):
+            init_from(snn, tmp_path / "ann.pt", reinit="strict", skip=[], fresh=fresh.init_fresh)
+    with pytest.raises(CheckpointError, match="v_threshold does not match"):  # without the method's say
+        init_from(snnexp.build_model(snnexp.compose(snn_cfg)), tmp_path / "ann.pt", reinit="strict", skip=[])
     assert isinstance(snn, nn.Module)
 
 
@@ -85,7 +90,10 @@ def test_hybrid_as_two_commands(tmp_path):
     ]
     snnexp.train(snnexp.compose([*base, "neuron=relu", "T=1"]), run_dir=str(tmp_path / "ann"))
     ckpt = tmp_path / "ann" / "checkpoints" / "last.pt"
-    cfg = snnexp.compose([*base, "neuron=dsr_if", "T=3", "method=dsr", f"method.init_from={ckpt}"])
+    cfg = snnexp.compose(
+        [*base, "neuron=dsr_if", "T=3", "method=dsr", f"init.from={ckpt}", "init.reinit=strict"]
+        + ["method.calibrate_thresholds=true"]
+    )
     snnexp.train(cfg, run_dir=str(tmp_path / "snn"))
     state = torch.load(tmp_path / "snn" / "checkpoints" / "last.pt", weights_only=False)["model"]
     ths = [v for k, v in state.items() if k.endswith("v_threshold")]

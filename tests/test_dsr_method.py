@@ -14,7 +14,8 @@ from snnexp.methods.dsr import DSR
 from snnexp.models.base import SpikingNet
 from snnexp.parts import Parts
 
-HYBRID_OFF = {"flat_bn": "recorded", "init_from": None, "threshold_percentile": 99.9}  # conf/method/dsr.yaml
+# conf/method/dsr.yaml
+HYBRID_OFF = {"flat_bn": "recorded", "calibrate_thresholds": False, "threshold_percentile": 99.9}
 
 
 def parts(*overrides: str) -> Parts:

@@ -12,7 +12,8 @@ from torch import nn
 import snnexp
 from snnexp.methods.dsr import DSR
 
-HYBRID_OFF = {"flat_bn": "recorded", "init_from": None, "threshold_percentile": 99.9}  # conf/method/dsr.yaml
+# conf/method/dsr.yaml
+HYBRID_OFF = {"flat_bn": "recorded", "calibrate_thresholds": False, "threshold_percentile": 99.9}
 
 
 def bn(c):

@@ -10,7 +10,9 @@ from typing import Any
 
 
 def _fmt(m: float, s: float) -> str:
-    return "—" if math.isnan(m) else f"{m:.3g} ± {s:.2g}"
+    if math.isnan(m):
+        return "—"
+    return f"{m:.3g}" if math.isnan(s) else f"{m:.3g} ± {s:.2g}"
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -62,14 +64,23 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     arms = list(result["mean"])
     fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(arms), 3.4))
-    ax.bar(arms, [result["mean"][a] for a in arms], yerr=[result["std"][a] for a in arms], capsize=4)
+    means = [_finite_or_nan(result["mean"][a]) for a in arms]
+    stds = [_finite_or_nan(result["std"][a]) for a in arms]
+    ax.bar(arms, [0.0 if math.isnan(m) else m for m in means], yerr=stds, capsize=4)
     for i, a in enumerate(arms):
-        ax.scatter([i] * len(result["values"][a]), result["values"][a], color="k", s=10, zorder=3)
+        finite = [v for v in result["values"][a] if math.isfinite(v)]
+        ax.scatter([i] * len(finite), finite, color="k", s=10, zorder=3)
+        if len(finite) < len(result["values"][a]):  # inf (e.g. a silent block) or no value
+            ax.annotate("inf/none", (i, 0), ha="center", va="bottom", color="C3")
     ax.set(ylabel=result["metric"], title=f"{result['paper']}: {result['verdict']}")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _finite_or_nan(v: float) -> float:
+    return v if math.isfinite(v) else float("nan")
 
 
 def write_all(results: list[dict[str, Any]], out: Path) -> list[Path]:

@@ -12,6 +12,8 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return float("nan"), float("nan")
+    if any(math.isinf(v) for v in vals):  # e.g. a silent deepest block: log spread inf
+        return statistics.fmean(vals), float("nan")  # +-inf (nan if both signs)
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
 
 

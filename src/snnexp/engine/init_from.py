@@ -7,7 +7,9 @@ with, i.e. they are re-initialised:
 - ``init.skip``: name prefixes never loaded (the KEYS authors reload everything but the stem conv and
   the fc, even where the shapes agree: ``skip: [stem.conv1, readout.fc]``);
 - ``init.reinit=auto``: a tensor whose shape differs (the stem of 2 DVS polarities against 3 colours,
-  the fc of 10 against 100 classes); ``reinit=strict`` makes any difference an error.
+  the fc of 10 against 100 classes); ``reinit=strict`` makes any difference an error, a checkpoint
+  tensor this model has no place for included (but for the names the training method sets itself,
+  ``Method.init_fresh``: DSR's thresholds calibrated from an ANN).
 Nothing is frozen; the optimizer, scheduler and epoch counter start afresh (only weights are read).
 Used by the engine when a run starts, never on resume (the run's own checkpoint has it all).
 """
@@ -52,10 +54,17 @@ def plan_init(
 
 
 def init_from(
-    model: nn.Module, path: str | Path, *, reinit: str, skip: Sequence[str], echo: bool = True
+    model: nn.Module,
+    path: str | Path,
+    *,
+    reinit: str,
+    skip: Sequence[str],
+    fresh: Sequence[str] = (),
+    echo: bool = True,
 ) -> dict[str, Any]:
     """Load the matching weights of checkpoint ``path`` into ``model``; print and return what was
-    loaded, skipped and re-initialised."""
+    loaded, skipped and re-initialised. ``fresh``: name suffixes the checkpoint may lack even with
+    ``reinit=strict`` (the training method sets them: DSR's calibrated thresholds)."""
     if reinit not in REINIT:
         raise ConfigError(f"init.reinit={reinit!r} is not allowed; allowed: {', '.join(REINIT)}")
     skip = [str(s) for s in skip or []]
@@ -67,10 +76,16 @@ def init_from(
         raise ConfigError(f"init.skip: the model has no tensor under {unknown[0]!r}")
     if not plan["loaded"]:
         raise CheckpointError(f"init.from={path}: no tensor of the checkpoint fits this model")
-    if reinit == "strict" and (plan["reshaped"] or plan["missing"]):
-        bad = (plan["reshaped"] + plan["missing"])[0]
+    missing = [n for n in plan["missing"] if not n.endswith(tuple(fresh))] if fresh else plan["missing"]
+    if reinit == "strict" and (plan["reshaped"] or missing):
+        bad = (plan["reshaped"] + missing)[0]
         raise CheckpointError(
             f"init.from={path}: {bad} does not match the checkpoint (init.reinit=auto re-initialises it)"
+        )
+    if reinit == "strict" and plan["unused"]:  # e.g. a deeper network's checkpoint
+        raise CheckpointError(
+            f"init.from={path}: the checkpoint's {plan['unused'][0]} has no place in this model "
+            "(init.reinit=auto leaves it out)"
         )
     with torch.no_grad():
         for name in plan["loaded"]:

@@ -211,6 +211,7 @@ class Run:
             Path(src).expanduser(),
             reinit=str(init.get("reinit", "auto")),
             skip=list(init.get("skip") or []),
+            fresh=self.method.init_fresh,
             echo=self.dist.is_main,
         )
 

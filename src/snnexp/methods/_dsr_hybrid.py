@@ -1,6 +1,7 @@
 """Hybrid training of DSR on ImageNet (Sec. 5.1, after Rathi et al.): an ANN of the same
-architecture (``neuron=relu``, T=1) is trained first; the DSR run starts from its weights with every
-layer's threshold set to a high percentile of that layer's ANN activations.
+architecture (``neuron=relu``, T=1) is trained first; the DSR run starts from its weights
+(``init.from=<ANN checkpoint>``, loaded by the engine as any fine-tuning) with every layer's
+threshold set to a high percentile of that layer's ANN activations (``method.calibrate_thresholds``).
 
 The authors' code (qymeng94/DSR imagenet/preresnet_cal_Vth.py) takes, per neuron layer, the
 99.9th percentile of the post-ReLU activations (one scalar per layer) on 720 validation images.
@@ -18,22 +19,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from snnexp.engine.checkpoint import load_checkpoint
-from snnexp.errors import CheckpointError
 from snnexp.neurons.dsr import DSRNode
 
 
-def load_ann_weights(model: nn.Module, path: str, nodes: list[DSRNode]) -> None:
-    """The ANN checkpoint's weights into the SNN; only the thresholds may be missing."""
-    state = load_checkpoint(path)["model"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    other = [k for k in missing if not k.endswith("v_threshold")]
-    if other or unexpected:
-        what = (other or unexpected)[0]
-        raise CheckpointError(
-            f"{path} is not an ANN of this model ({'missing' if other else 'unexpected'} key {what!r}); "
-            "train it with the same model and neuron=relu"
-        )
+def mark_uncalibrated(nodes: list[DSRNode]) -> None:
+    """Thresholds NaN: calibrated on the first batch, unless a resumed checkpoint brings real ones."""
     with torch.no_grad():
         for n in nodes:
             n.v_threshold.fill_(float("nan"))

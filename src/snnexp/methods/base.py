@@ -19,6 +19,9 @@ class Method:
     """
 
     name = "base"
+    # tensors (name suffixes) a checkpoint given by ``init.from`` may lack even with
+    # ``init.reinit=strict``: the method sets them itself (DSR's calibrated thresholds)
+    init_fresh: tuple[str, ...] = ()
 
     def prepare(self, model: nn.Module) -> None:
         """Check (and adapt) the model before training; raise ConfigError for a model the method

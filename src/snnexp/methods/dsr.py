@@ -135,7 +135,7 @@ class DSR(Method):
     name = "dsr"
 
     def __init__(
-        self, *, formulation: str, flat_bn: str, init_from: str | None, threshold_percentile: float
+        self, *, formulation: str, flat_bn: str, calibrate_thresholds: bool, threshold_percentile: float
     ) -> None:
         super().__init__()
         if flat_bn not in FLAT_BN:
@@ -146,7 +146,10 @@ class DSR(Method):
         if not 0.0 < threshold_percentile <= 100.0:
             raise ConfigError(f"method.threshold_percentile must be in (0, 100], got {threshold_percentile}")
         self.formulation = formulation
-        self.init_from, self.threshold_percentile = init_from, float(threshold_percentile)
+        self.calibrate_thresholds = bool(calibrate_thresholds)
+        self.threshold_percentile = float(threshold_percentile)
+        # hybrid training starts from an ANN's checkpoint (init.from), which has no thresholds
+        self.init_fresh = ("v_threshold",) if self.calibrate_thresholds else ()
 
     def prepare(self, model: nn.Module) -> None:
         """Every spiking neuron must be a DSR neuron; switch them to the DSR backward."""
@@ -165,13 +168,13 @@ class DSR(Method):
             )
         for n in nodes:
             n.grad = "dsr"
-        if self.init_from:
-            hybrid.load_ann_weights(model, self.init_from, nodes)
+        if self.calibrate_thresholds:  # NaN until the first batch (a resume restores real ones)
+            hybrid.mark_uncalibrated(nodes)
 
     def calibrate_if_needed(self, model: nn.Module, x: torch.Tensor) -> None:
         """Hybrid training: thresholds from the ANN's activation percentiles on the first batch."""
         nodes = dsr_nodes(model)
-        if not (self.init_from and hybrid.needs_calibration(nodes)):
+        if not (self.calibrate_thresholds and hybrid.needs_calibration(nodes)):
             return
         with torch.no_grad():
             xs = model.encoder(x) if hasattr(model, "encoder") else x
@@ -231,4 +234,4 @@ class DSR(Method):
                 return net(self._input_representation(model, xs, nodes))
 
     def __repr__(self) -> str:
-        return f"DSR(formulation={self.formulation!r}, init_from={self.init_from!r})"
+        return f"DSR(formulation={self.formulation!r}, calibrate_thresholds={self.calibrate_thresholds})"
