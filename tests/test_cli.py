@@ -130,3 +130,20 @@ def test_user_config_dir_adds_options(tmp_path):
         "summary", "--config-dir", str(tmp_path / "myconf"), "model=tiny", "--json", cwd=tmp_path, check=True
     )
     assert json.loads(p.stdout)["params"] < 5000
+
+
+@pytest.mark.parametrize(
+    "args,expect",
+    [
+        (
+            ["claims", "--jobs", "0"],
+            "argument --jobs: '0' is not a whole number >= 1 (see snnexp claims --help)",
+        ),
+        (["runs", "--bogus"], "unrecognized arguments: --bogus (see snnexp runs --help)"),
+        (["report"], "the following arguments are required: DIR (see snnexp report --help)"),
+    ],
+)
+def test_a_bad_argument_of_a_plain_command_is_one_line_and_exit_2(args, expect):
+    code = "import sys\nfrom snnexp.cli import main\nsys.exit(main(sys.argv[1:]))"
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr == f"snnexp: error: {expect}\n", p.stderr

@@ -7,6 +7,7 @@ shown only when ``HYDRA_FULL_ERROR=1`` is set. Bugs stay ordinary exceptions.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 from collections.abc import Iterable
 
@@ -39,3 +40,11 @@ def choices_hint(value: str, allowed: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(value), allowed, n=3, cutoff=0.7)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{hint}allowed: {', '.join(allowed)}"
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse for the non-Hydra commands: a bad argument is a one-line UserError (exit 2), not
+    argparse's usage block (``--help`` still prints the usage)."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see {self.prog} --help)")

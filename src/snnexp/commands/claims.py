@@ -1,6 +1,7 @@
-"""snnexp claims [paper | claim ...] [--out DIR] [--quick] [--list]: each paper's central claims,
-reproduced in miniature on real data (digits) with several seeds, decided by a rule written in the
-claim's experiment file (conf/experiment/claims/<paper>/<claim>.yaml) before the run.
+"""snnexp claims [paper | claim ...]: each paper's claims in miniature on digits, ruled on before the run.
+
+Each claim is reproduced with several seeds and decided by a rule written in the claim's experiment
+file (conf/experiment/claims/<paper>/<claim>.yaml) before the run.
 
 Writes claims.md, claims.csv and one PNG per claim into --out (default outputs/claims). Finished
 runs there are reused (one directory per arm, seed and resolved config), so an interrupted
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from snnexp.config.compose import group_options
-from snnexp.errors import UserError, choices_hint
+from snnexp.errors import ArgParser, UserError, choices_hint
 
 
 def available() -> list[str]:
@@ -46,7 +47,7 @@ def _jobs(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snnexp claims", description=__doc__.splitlines()[0])
+    p = ArgParser(prog="snnexp claims", description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="papers (sew) or claims (sew/depth_degradation); default: all")
     p.add_argument("--out", default="outputs/claims", help="where runs and tables go (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="reduced runs: one seed, its quick overrides")

@@ -6,11 +6,10 @@ its paper), so listing needs neither torch nor the registries.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from snnexp.config.compose import CONFIG_GROUPS, conf_dir
-from snnexp.errors import UserError, choices_hint
+from snnexp.errors import ArgParser, UserError, choices_hint
 
 GROUPS = [*CONFIG_GROUPS, "launcher", "experiment", "debug", "search"]
 ALIASES = {
@@ -56,7 +55,7 @@ def options(group: str, extra_dirs: tuple[Path, ...] = ()) -> list[tuple[str, st
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="snnexp list", description=__doc__.splitlines()[0])
+    ap = ArgParser(prog="snnexp list", description=__doc__.splitlines()[0])
     ap.add_argument("groups", nargs="*", help=f"any of: {', '.join(GROUPS)} (default: all)")
     ap.add_argument("--config-dir", "-cd", action="append", default=[], help="your own config tree too")
     args = ap.parse_args(argv)

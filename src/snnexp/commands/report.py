@@ -12,9 +12,11 @@ import argparse
 import json
 import sys
 
+from snnexp.errors import ArgParser
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgParser(
         prog="snnexp report",
         description="Paper tables from run directories: the paper's numbers beside ours "
         "(max over epochs and last epoch).",

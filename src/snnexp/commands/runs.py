@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+
+from snnexp.errors import ArgParser
 
 
 def main(argv: list[str]) -> int:
     from snnexp.report.runs import find_runs
 
-    ap = argparse.ArgumentParser(prog="snnexp runs", description=__doc__.splitlines()[0])
+    ap = ArgParser(prog="snnexp runs", description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*", default=["outputs"], metavar="DIR", help="default: outputs")
     ap.add_argument("--json", action="store_true", help="one JSON list on stdout")
     args = ap.parse_args(argv)
