@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from snnexp.claims.spec import Claim, parse_claim
 from snnexp.claims.verdict import decide, mean_std
 from snnexp.config import compose
-from snnexp.errors import UserError
+from snnexp.errors import TrainingDiverged
 
 FIXED = ["logger=none", "trainer.progress=false", "threads=1"]
 NOT_HASHED = ("claim", "experiment_name", "paper")  # labels only: the same training under another name
@@ -94,7 +94,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     try:
         with _quiet():
             return ensure_trained(cfg, run_dir)
-    except UserError as e:  # e.g. the loss diverged: that arm has no number, and the table says so
+    except TrainingDiverged as e:  # that arm has no number, and the table says so (any other error stops)
         print(f"snnexp claims: {run_dir}: {e}", file=sys.stderr, flush=True)
         return {"status": "failed", "error": str(e)}
 
