@@ -144,3 +144,14 @@ def test_dvs_random_crop_shares_one_offset_over_frames():
         seen.add((int(nz[:, 0].min()), int(nz[:, 1].min())))
     assert len(seen) > 1  # the offset is random
     assert compose("dvs_cifar10_lif").data.crop_padding == 4
+
+
+def test_cifar_experiments_normalise_with_the_authors_mean_and_std():
+    """qymeng94/DSR cifar/main_single_gpu.py: CIFAR-10 std (0.2023, 0.1994, 0.2010), not the data set's."""
+    from snnexp.data.images import CIFAR_MEAN_STD
+
+    for name in EXPERIMENTS:
+        c = compose(name)
+        want = {"cifar10": "dsr_cifar10", "cifar100": "dsr_cifar100"}.get(c.data.name)
+        assert c.data.get("normalize_stats") == want, name
+    assert CIFAR_MEAN_STD["dsr_cifar10"][1] == (0.2023, 0.1994, 0.2010)
