@@ -66,6 +66,15 @@ def test_a_claim_without_a_rule_or_with_unknown_arms_is_refused():
         select(["nope"])
 
 
+def test_an_out_that_is_a_file_is_refused_before_any_run(tmp_path):
+    (tmp_path / "f").write_text("x")
+    p = run_cli("claims", "sew/and_silent", "--quick", "--out", str(tmp_path / "f"), cwd=tmp_path)
+    assert (
+        p.returncode == 2
+        and p.stderr == f"snnexp: error: --out {tmp_path / 'f'}: a file is in the way; give a directory\n"
+    )
+
+
 def test_one_claim_end_to_end_quick(tmp_path):
     out = tmp_path / "claims"
     p = run_cli("claims", "sew/and_silent", "--quick", "--json", "--out", str(out), cwd=tmp_path, check=True)

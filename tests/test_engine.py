@@ -127,10 +127,23 @@ def test_atomic_save_leaves_old_checkpoint_on_failure(tmp_path):
     assert torch.equal(load_checkpoint(p)["model"]["w"], torch.ones(2))
 
 
-def test_unreadable_checkpoint_is_one_line_error(tmp_path):
+class _Pickled:  # a class only its own code defines: loading it would run that code
+    pass
+
+
+def test_unreadable_checkpoint_is_one_line_error_saying_why(tmp_path):
     p = tmp_path / "bad.pt"
     p.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*: not a PyTorch checkpoint \("):
+        load_checkpoint(p)
+    torch.save({"model": {"w": torch.zeros(1)}, "x": _Pickled()}, p)
+    with pytest.raises(
+        CheckpointError, match=r"pickled Python object \(test_engine._Pickled\).*weights_only=True"
+    ) as e:
+        load_checkpoint(p)
+    assert "\n" not in str(e.value) and "weights_only=False" not in str(e.value)
+    p.write_bytes(p.read_bytes()[:40])  # a copy cut short
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
         load_checkpoint(p)
 
 

@@ -77,6 +77,10 @@ def main(argv: list[str]) -> int:
     from snnexp.engine.threads import available_cpus
 
     out = Path(args.out)
+    try:  # before any run: a bad --out must not wait for the last table to fail
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"--out {out}: a file is in the way; give a directory") from None
     results = run_claims(claims, out, quick=args.quick, n_jobs=args.jobs or available_cpus())
     written = write_all(results, out)
     if args.json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or holds pickled objects
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {first[:200]}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {_why_unreadable(e)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{path} is not an snnexp checkpoint (no 'model' entry)")
     return ckpt
+
+
+def _why_unreadable(e: Exception) -> str:
+    """torch's refusals are paragraphs (the weights-only one ends by suggesting weights_only=False);
+    keep the clause that says what is wrong, and never suggest running the file's code."""
+    text = str(e).strip()
+    if "Weights only load failed" in text:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            return (
+                f"it holds a pickled Python object ({found.group(1)}); snnexp loads tensors only "
+                "(weights_only=True), so that no file it is given can run code"
+            )
+        return "not a PyTorch checkpoint (the weights-only unpickler cannot read it)"
+    if "failed finding central directory" in text or "failed reading zip archive" in text:
+        return "truncated or corrupted (not a complete zip archive)"
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first[:200]
 
 
 def load_weights(model: torch.nn.Module, ckpt: dict[str, Any], path: str | Path, hint: str = "") -> None:
