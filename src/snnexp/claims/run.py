@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from snnexp.claims.spec import Claim, parse_claim
 from snnexp.claims.verdict import decide, mean_std
 from snnexp.config import compose
-from snnexp.errors import TrainingDiverged
+from snnexp.errors import TrainingDiverged, UserError
 
 FIXED = ["logger=none", "trainer.progress=false", "threads=1"]
 NOT_HASHED = ("claim", "experiment_name", "paper")  # labels only: the same training under another name
@@ -133,13 +133,20 @@ def _execute(fn: Callable, items: list, n_jobs: int, names: list[str]) -> list:
         return results
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:
         futures = {pool.submit(fn, *item): i for i, item in enumerate(items)}
-        for k, f in enumerate(as_completed(futures), 1):
-            results[futures[f]] = f.result()
-            done(k, futures[f])
+        try:
+            for k, f in enumerate(as_completed(futures), 1):
+                results[futures[f]] = f.result()
+                done(k, futures[f])
+        except BrokenProcessPool:
+            raise UserError(
+                "a worker process died (killed, or out of memory); run the same command again: "
+                "finished runs are kept and a cut run resumes from its last checkpoint"
+            ) from None
     return results
 
 
