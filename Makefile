@@ -27,11 +27,13 @@ venv: $(STAMP) ## create .venv and install snnexp (editable) with its dev tools
 run: $(STAMP) ## the demo: SEW-style SNN on scikit-learn digits (offline, ~1 min on 2 cores)
 	$(BIN)/snnexp train $(ARGS)
 
-test: $(STAMP) ## the test suite (what CI runs), including the digits demo
-	$(BIN)/python -m pytest -q -m 'not slow or demo' $(ARGS)
+# tests run in TEST_JOBS processes (pytest-xdist); every test is single-threaded (tests/conftest.py)
+TEST_JOBS ?= 2
+test: $(STAMP) ## the test suite (what CI runs), including the digits demo [TEST_JOBS=2]
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) -m 'not slow or demo' $(ARGS)
 
-test-all: $(STAMP) ## every test, the slow ones too
-	$(BIN)/python -m pytest -q -m '' $(ARGS)
+test-all: $(STAMP) ## every test, the slow ones too [TEST_JOBS=2]
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) -m '' $(ARGS)
 
 lint: $(STAMP) ## ruff (check + format check, pinned in pyproject.toml) and the layering contracts (import-linter)
 	$(BIN)/ruff check src tests scripts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -145,5 +146,6 @@ def test_user_config_dir_adds_options(tmp_path):
 )
 def test_a_bad_argument_of_a_plain_command_is_one_line_and_exit_2(args, expect):
     code = "import sys\nfrom snnexp.cli import main\nsys.exit(main(sys.argv[1:]))"
-    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_FULL_ERROR")}  # a user's plain shell
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and p.stderr == f"snnexp: error: {expect}\n", p.stderr
