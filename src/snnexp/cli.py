@@ -173,9 +173,21 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     # Hydra reports an error of its own (a run dir it cannot create, a launcher that cannot start)
     # as a stack trace; with HYDRA_FULL_ERROR=1 it raises instead, and it becomes one line here.
     # SNNEXP_FULL_ERROR carries the user's own choice into the job (and joblib's workers).
+    saved_env = {k: os.environ.get(k) for k in ("SNNEXP_FULL_ERROR", "SNNEXP_SWEPT_KEYS", "HYDRA_FULL_ERROR")}
     os.environ["SNNEXP_FULL_ERROR"] = "1" if full else "0"
     os.environ["SNNEXP_SWEPT_KEYS"] = ",".join(_swept_keys(args))  # for the job dirs' names
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        return _run_app(app, args, full)
+    finally:  # an in-process caller (tests, notebooks) keeps its own error settings
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_app(app, args: list[str], full: bool) -> int:
     try:
         app()
     except SystemExit as e:  # Hydra's own error exit is 1; snnexp's user errors are 2
