@@ -108,7 +108,7 @@ def test_a_second_model_compiles_in_the_same_process():
 def test_compiled_training_runs_evaluates_and_resumes(tmp_path):
     run_cfg = cfg(*FAST, "trainer.compile=true", "trainer.stop_after_epochs=1")
     first = snnexp.train(run_cfg, run_dir=tmp_path)
-    assert first["epochs_done"] == 1 and first["status"] == "running"
+    assert first["epochs_done"] == 1 and first["status"] == "stopped"  # stop_after_epochs: resumable
     resumed = snnexp.train(cfg(*FAST, "trainer.compile=true", "resume=auto"), run_dir=tmp_path)
     assert resumed["epochs_done"] == 2 and resumed["status"] == "finished"
     # a second, different model compiled in the same process (dynamo reset between them)
