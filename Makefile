@@ -10,7 +10,7 @@ ARGS ?=
 export WANDB_SILENT ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-all lint format bench claims clean
+.PHONY: help venv run test test-all lint format battery bench claims clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: $(STAMP) ## ruff (check + format check, pinned in pyproject.toml) and the 
 format: $(STAMP) ## ruff autofix + format
 	$(BIN)/ruff check --fix src tests scripts
 	$(BIN)/ruff format src tests scripts
+
+battery: $(STAMP) ## a hostile user's bad inputs: each must be one line, exit 2, no traceback, nothing left (~1 min)
+	$(BIN)/python scripts/hostile_battery.py --jobs $(TEST_JOBS)
 
 bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured side by side
 	@for f in scripts/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit $$?; done

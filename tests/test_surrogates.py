@@ -94,3 +94,15 @@ def test_the_surrogate_group_reaches_the_neurons_gradient():
         x = torch.tensor([[1.0]], requires_grad=True)  # H = 1 = V_th: the surrogate's peak
         n(x).sum().backward()
         assert x.grad.item() == pytest.approx(want), name
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,bad",
+    [("atan", {"alpha": -2.0}, "alpha"), ("sigmoid", {"alpha": 0.0}, "alpha"), ("rect", {"a": 0.0}, "a"),
+     ("triangle", {"alpha": 0.3, "width": -1.0}, "width"),
+     ("triangle", {"alpha": -0.3, "width": 1.0}, "alpha")],
+)  # fmt: skip
+def test_a_width_or_height_that_is_not_positive_is_refused(name, kwargs, bad):
+    """alpha <= 0 trains silently with zero or sign-flipped gradients: refuse it by name."""
+    with pytest.raises(ValueError, match=f"surrogate {name}: {bad} must be > 0"):
+        SURROGATES.get(name)(**kwargs)

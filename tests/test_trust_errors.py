@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pickle
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +155,12 @@ def test_shell_completion_for_commands_and_their_overrides(tmp_path):
         cmd += '_snnexp_completion; echo "${COMPREPLY[@]}"'
         out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120).stdout
         assert expected in out.split(), (setup, out)
+
+
+@pytest.mark.slow  # ~1 min; run by `make test-all` and `make battery`
+def test_the_hostile_battery_passes():
+    """scripts/hostile_battery.py: ~80 bad inputs, each one line, exit 2, no traceback, nothing left."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "hostile_battery.py"
+    cmd = [sys.executable, str(script), "--jobs", "2"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]

@@ -25,10 +25,18 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
     return (x >= 0).to(x)
 
 
+def _positive(surrogate: str, **values: float) -> None:
+    """A surrogate's width or height <= 0 gives no gradient (or one of the wrong sign): refuse it."""
+    for name, v in values.items():
+        if not float(v) > 0:
+            raise ValueError(f"surrogate {surrogate}: {name} must be > 0, got {v}")
+
+
 # ------------------------------------------------------------------------------------- ArcTan
 @SURROGATES.register("atan", paper="SEW", help="ArcTan: a / (2 (1 + (pi/2 a x)^2)), a=2 (SEW)")
 def atan(*, alpha: float, spiking: bool = True):
     # spikingjelly's ATan is exactly SEW A.1: sigma'(x) = alpha / (2 (1 + (pi/2 alpha x)^2)).
+    _positive("atan", alpha=alpha)
     return sj_surrogate.ATan(alpha=alpha, spiking=spiking)
 
 
@@ -36,6 +44,7 @@ def atan(*, alpha: float, spiking: bool = True):
 @SURROGATES.register("sigmoid", help="Sigmoid: a sg(a x) (1 - sg(a x)), a=4 (spikingjelly default)")
 def sigmoid(*, alpha: float, spiking: bool = True):
     # spikingjelly's Sigmoid: sigma'(x) = alpha * sigmoid(alpha x) * (1 - sigmoid(alpha x)).
+    _positive("sigmoid", alpha=alpha)
     return sj_surrogate.Sigmoid(alpha=alpha, spiking=spiking)
 
 
@@ -46,8 +55,7 @@ def sigmoid(*, alpha: float, spiking: bool = True):
 def rect(*, a: float, spiking: bool = True):
     """TDBN Eq. 16: do/du = (1/a) sign(|u - V_th| < a/2). spikingjelly's Rect(alpha) is
     alpha * 1[|x| < 0.5/alpha], the same window with alpha = 1/a: ``a`` sets width and height."""
-    if a <= 0:
-        raise ValueError(f"surrogate rect: a must be > 0, got {a}")
+    _positive("rect", a=a)
     return sj_surrogate.Rect(alpha=1.0 / a, spiking=spiking)
 
 
@@ -97,6 +105,7 @@ class Triangle(sj_surrogate.SurrogateFunctionBase):
 def triangle(*, alpha: float, width: float, spiking: bool = True):
     """spikingjelly's PiecewiseQuadratic where it is this triangle bit for bit (its fused CUDA
     kernels know it), else the Triangle class (a compiled loop is then the fast path)."""
+    _positive("triangle", alpha=alpha, width=width)
     if is_piecewise_quadratic(alpha, width):
         return sj_surrogate.PiecewiseQuadratic(alpha=float(alpha), spiking=spiking)
     return Triangle(alpha=alpha, width=width, spiking=spiking)

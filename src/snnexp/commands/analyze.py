@@ -161,7 +161,15 @@ def write_outputs(result: dict, out_dir: Path) -> tuple[Path, ...]:
 
 
 def task(cfg, flags: set[str]) -> None:
-    result = run(cfg)
+    from snnexp.engine.rundir import remove_stub
+    from snnexp.errors import UserError
+
+    try:
+        result = run(cfg)
+    except UserError:
+        if not cfg.get("out"):  # the Hydra run dir made for the outputs: nothing went in it
+            remove_stub(_output_dir(cfg))
+        raise
     paths = write_outputs(result, _output_dir(cfg))
     if "--json" in flags:
         print(json.dumps(result, indent=2))

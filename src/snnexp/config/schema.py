@@ -272,6 +272,19 @@ class SyntheticDataConfig(DataConfig):
     test_size: int = rng(MISSING, ge=1)
 
 
+# whose mean/std normalise CIFAR images (snnexp.data.images.CIFAR_MEAN_STD has one entry per name)
+CIFAR_NORMALIZE_STATS = ("cifar10", "cifar100", "dsr_cifar10", "dsr_cifar100")
+
+
+@dataclass
+class CIFARDataConfig(DataConfig):
+    augment: bool = MISSING  # random crop (pad crop_padding) + horizontal flip
+    crop_padding: int = rng(MISSING, ge=0)
+    normalize: bool = MISSING
+    normalize_stats: str = rng(MISSING, choices=CIFAR_NORMALIZE_STATS)
+    verify_md5: bool = MISSING
+
+
 # the choices the DVS data sets' code reads from here too (one source; this module stays torch-free)
 DVS_SPLIT_BY = ("number", "time")  # spikingjelly's split_by: equal event counts | equal durations
 RESIZE_MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")  # torch interpolate modes
@@ -319,6 +332,7 @@ SCHEMAS = {
     ("data", "schema"): DataConfig,
     ("data", "schema_digits"): DigitsDataConfig,
     ("data", "schema_synthetic"): SyntheticDataConfig,
+    ("data", "schema_cifar"): CIFARDataConfig,
     ("data", "schema_dvs"): DVSDataConfig,
     ("data", "schema_cifar10_dvs"): CIFAR10DVSDataConfig,
 }

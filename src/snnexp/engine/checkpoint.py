@@ -70,15 +70,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or holds pickled objects
-        raise CheckpointError(f"cannot read checkpoint {path}: {_why_unreadable(e)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {_why_unreadable(e, path)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{path} is not an snnexp checkpoint (no 'model' entry)")
     return ckpt
 
 
-def _why_unreadable(e: Exception) -> str:
+def _why_unreadable(e: Exception, path: Path) -> str:
     """torch's refusals are paragraphs (the weights-only one ends by suggesting weights_only=False);
     keep the clause that says what is wrong, and never suggest running the file's code."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK") or head.startswith(b"\x80")):  # torch.save: zip; legacy: pickle
+        return "not a PyTorch checkpoint (neither a zip archive nor a pickle)"
     text = str(e).strip()
     if "Weights only load failed" in text:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)

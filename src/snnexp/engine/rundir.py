@@ -160,9 +160,11 @@ class RunLock:
 # ------------------------------------------------------------------------------------- stubs
 def remove_stub(run_dir: str | Path) -> bool:
     """Remove what a failed start left (Hydra's ``.hydra/`` and an empty ``snnexp.log``) when
-    the directory holds nothing else; never the working directory or one above it."""
+    the directory holds nothing else, and the parents it left empty under the working directory
+    (``outputs/runs/<date>/``); never the working directory or one above it."""
     d = Path(run_dir).resolve()
-    if not d.is_dir() or Path.cwd().resolve().is_relative_to(d):
+    cwd = Path.cwd().resolve()
+    if not d.is_dir() or cwd.is_relative_to(d):
         return False
     entries = {p.name for p in d.iterdir()}
     if not entries <= {".hydra", "snnexp.log", LOCK, "checkpoints"}:
@@ -171,6 +173,13 @@ def remove_stub(run_dir: str | Path) -> bool:
     if ck.exists() and (not ck.is_dir() or any(ck.iterdir())):
         return False
     shutil.rmtree(d, ignore_errors=True)
+    parent = d.parent
+    while parent != cwd and parent.is_relative_to(cwd) and parent.is_dir() and not any(parent.iterdir()):
+        try:
+            parent.rmdir()
+        except OSError:  # another run started in it meanwhile
+            break
+        parent = parent.parent
     return True
 
 
