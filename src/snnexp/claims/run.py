@@ -75,8 +75,20 @@ def plan(claims: list[Claim], out: Path, quick: bool) -> list[Job]:
 
 # ------------------------------------------------------------------ what a worker does
 def _init_worker() -> None:
+    """One CPU thread; and die with the parent (kill -9 of `snnexp claims` must not leave workers
+    training on, holding the run dirs' locks against the next `snnexp claims`)."""
+    import ctypes
+    import os
+    import signal
+
     import torch
 
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
     torch.set_num_threads(1)
 
 
