@@ -337,7 +337,15 @@ def test_wandb_gets_the_metrics_json_summary_the_config_and_one_run_id_across_re
     assert {k: second.kw["config"][k] for k in ("model", "optim", "neuron", "T", "seed")} == {
         k: resolved[k] for k in ("model", "optim", "neuron", "T", "seed")
     }
-    assert second.summary["best_acc1"] == m["best_acc1"] and second.summary["status"] == "finished"
+    for key in (
+        "best_acc1",
+        "best_epoch",
+        "params",
+        "status",
+        "epochs_done",
+    ):  # issue 11: not only the last epoch
+        assert second.summary[key] == m[key], key
+    assert m["status"] == "finished"
     steps = [s for s, _ in first.logged + second.logged]
     assert steps == sorted(steps)  # W&B drops rows logged at a step lower than one it has seen
     epochs = [row for _, row in first.logged + second.logged if "epoch/test_acc1" in row]
