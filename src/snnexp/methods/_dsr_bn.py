@@ -65,6 +65,16 @@ def train_mode_norms(model: nn.Module) -> list[nn.Module]:
 
 
 @contextlib.contextmanager
+def _removed_after(handles: list):
+    """The hooks of ``handles`` stay registered for the ``with`` body only."""
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextlib.contextmanager
 def record_statistics(norms: list[nn.Module], store: dict):
     """Record pass: keep the batch mean and (biased) variance each BN normalised its input with."""
 
@@ -74,12 +84,8 @@ def record_statistics(norms: list[nn.Module], store: dict):
         var, mean = torch.var_mean(x, dim=dims, correction=0)
         store[m] = (mean, var)
 
-    handles = [m.register_forward_pre_hook(hook) for m in norms]
-    try:
+    with _removed_after([m.register_forward_pre_hook(hook) for m in norms]):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @contextlib.contextmanager
@@ -93,12 +99,8 @@ def replay_with_statistics(store: dict):
         w, b = _affine(m, mean.numel(), x)
         return _FlatBN.apply(x, w, b, mean, var, m.eps, _axis(m))
 
-    handles = [m.register_forward_hook(hook) for m in store]
-    try:
+    with _removed_after([m.register_forward_hook(hook) for m in store]):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 # ------------------------------------------------------------------ max pooling in the replay
@@ -118,12 +120,8 @@ def record_outputs(pools: list[nn.Module], store: dict, decay: float):
     def hook(m, args, out):
         store[m] = weighted_mean(out.detach(), decay)
 
-    handles = [m.register_forward_hook(hook) for m in pools]
-    try:
+    with _removed_after([m.register_forward_hook(hook) for m in pools]):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @contextlib.contextmanager
@@ -134,9 +132,5 @@ def replay_with_outputs(store: dict):
     def hook(m, args, out):
         return out + (store[m].unsqueeze(0) - out).detach()
 
-    handles = [m.register_forward_hook(hook) for m in store]
-    try:
+    with _removed_after([m.register_forward_hook(hook) for m in store]):
         yield
-    finally:
-        for h in handles:
-            h.remove()
