@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -131,8 +132,15 @@ def test_log_spread_is_infinite_when_the_deepest_block_is_silent_and_zero_when_f
 def test_eval_and_memory_claims_end_to_end_quick(tmp_path):
     """tdbn/folding: one training, evaluated unfolded and folded (TDBN Eq. 9-10: the same accuracy);
     dsr/memory_flat: autograd's saved bytes at T=20 over T=5, flat for DSR, ~x4 for BPTT."""
-    claims = [load_claim("claims/tdbn/folding"), load_claim("claims/dsr/memory_flat")]
-    fold, memory = run_claims(claims, tmp_path, quick=True, n_jobs=1)
+    claims = [
+        load_claim(f"claims/{c}") for c in ("tdbn/folding", "dsr/memory_flat", "keys/fewer_inference_steps")
+    ]
+    fold, memory, steps = run_claims(claims, tmp_path, quick=True, n_jobs=1)
+    # KEYS Table 16: one training (T=8), evaluated with its first 8, 6 and 4 steps and BNTT layers
+    (keys_run,) = {r for rs in steps["runs"].values() for r in rs}
+    last = json.loads((Path(keys_run) / "metrics.json").read_text())["last_acc1"]
+    assert steps["values"]["T8"][0] == pytest.approx(last)  # at the training T: the trainer's own number
+    assert steps["values"]["T8"][0] != steps["values"]["T4"][0]
     (run,) = set(fold["runs"]["folded"]) | set(fold["runs"]["unfolded"])
     assert (tmp_path / "runs").glob("*") and run.startswith(str(tmp_path / "runs"))
     assert fold["values"]["folded"] == pytest.approx(fold["values"]["unfolded"], abs=0.25)
