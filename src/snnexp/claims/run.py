@@ -93,18 +93,24 @@ def _init_worker() -> None:
 
 
 @contextlib.contextmanager
-def _quiet():
-    """A run's own lines (epochs, neuron path) stay in its snnexp.log, not on the claims' console."""
+def _quiet(log: Path | None = None):
+    """A run's own lines (epochs, neuron path) stay off the claims' console; with ``log``, they
+    are appended to that file (the run's snnexp.log) as `snnexp train` would have written them."""
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        yield
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        if log is not None and log.parent.is_dir() and sink.getvalue():
+            with open(log, "a") as f:
+                f.write(sink.getvalue())
 
 
 def _train(cfg: DictConfig, run_dir: Path) -> dict:
     from snnexp.claims.measure import ensure_trained
 
     try:
-        with _quiet():
+        with _quiet(run_dir / "snnexp.log"):
             return ensure_trained(cfg, run_dir)
     except TrainingDiverged as e:  # that arm has no number, and the table says so (any other error stops)
         print(f"snnexp claims: {run_dir}: {e}", file=sys.stderr, flush=True)
