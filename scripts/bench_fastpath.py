@@ -7,12 +7,15 @@
 2. ``trainer.memopt`` (none / checkpoint / compress) at T=4 and T=16: step time and memory
    (peak bytes allocated during a step over those held before it: CUDA's allocator statistics, or
    on CPU the profiler's allocation events).
+3. CUDA only: the issue's GPU goal, SEW-ResNet-50 at T=4 as ``experiment=sew/imagenet`` trains it
+   (AMP in its dtype, 224x224) against torchvision's ResNet-50 at batch T*B under the same AMP:
+   images per second of each, and SNN img/s x T over ANN img/s (goal: >= 1/1.3).
 
 Variants run alternately in one process (order rotating per round), so drifting clocks and other
 load hit them alike. Compiling is not timed (warm-up rounds).
 
     python scripts/bench_fastpath.py [--iters N] [--device cpu|cuda] [--T 4] [--batch 8] [--size 64]
-        [--memopt-T 4 16] [--skip-compile] [--skip-memopt]
+        [--memopt-T 4 16] [--skip-compile] [--skip-memopt] [--skip-resnet50] [--batch50 64] [--profile50]
 """
 
 from __future__ import annotations
@@ -52,7 +55,19 @@ def build_snn(args, T: int, memopt: str = "none") -> nn.Module:
 
 
 class Variant:
-    def __init__(self, label: str, model: nn.Module, n: int, args, device, *, compiled=False, snn=True):
+    def __init__(
+        self,
+        label: str,
+        model: nn.Module,
+        n: int,
+        args,
+        device,
+        *,
+        compiled=False,
+        snn=True,
+        amp=None,
+        size=None,
+    ):
         from snnexp.engine.fastpath import CompiledOrEager
 
         torch.manual_seed(0)
@@ -60,18 +75,24 @@ class Variant:
         self.model = model.to(device)
         self.net = CompiledOrEager(self.model) if compiled else self.model
         g = torch.Generator().manual_seed(1)
-        self.x = torch.rand(n, 3, args.size, args.size, generator=g).to(device)
+        size = size or args.size
+        self.x = torch.rand(n, 3, size, size, generator=g).to(device)
         self.y = torch.randint(0, 1000, (n,), generator=g).to(device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
         self.times: list[float] = []
         self.mem = float("nan")
+        self.amp = amp  # None, or the autocast dtype (fp16 gets a grad scaler)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
 
     def step(self) -> None:
         from spikingjelly.activation_based import functional
 
         self.opt.zero_grad(set_to_none=False)  # grads held: peak - held = activations
-        nn.functional.cross_entropy(self.net(self.x), self.y).backward()
-        self.opt.step()
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            loss = nn.functional.cross_entropy(self.net(self.x).float(), self.y)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         if self.snn:
             functional.reset_net(self.model)
 
@@ -161,6 +182,57 @@ def memopt_table(args, device) -> None:
         del vs
 
 
+def sew50(args, device):
+    """SEW-ResNet-50 as experiment=sew/imagenet trains it, with its T and AMP dtype."""
+    from snnexp import build_model
+    from snnexp.config import compose
+    from snnexp.engine import fastpath
+
+    cfg = compose(["experiment=sew/imagenet", "model=sew_resnet50", "data.num_classes=1000", "logger=none"])
+    return build_model(cfg), int(cfg.T), fastpath.amp_dtype(cfg, "cuda")
+
+
+def profile50(args, device) -> None:
+    """The CUDA kernels of one SEW-ResNet-50 training step, by total time (where the SNN's time goes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    snn, T, amp = sew50(args, device)
+    v = Variant("SEW-ResNet-50", snn, args.batch50, args, device, amp=amp, size=224)
+    for _ in range(3):
+        v.step()
+    sync(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        v.step()
+        sync(device)
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
+
+
+def resnet50_table(args, device) -> None:
+    """SEW-ResNet-50 (experiment=sew/imagenet, T=4) vs ResNet-50 at batch T*B, both under the
+    experiment's AMP dtype, eager: img/s and the issue's ratio."""
+    import torchvision
+
+    from snnexp.engine import fastpath
+
+    snn, T, amp = sew50(args, device)
+    B = args.batch50
+    rows = fastpath.layer_paths(snn, device="cuda", dtype=amp, compiled=False)
+    print(f"SEW-ResNet-50 T={T} batch {B} vs ResNet-50 batch {T * B}, 224x224, AMP {amp}, eager:")
+    print(f"  neuron paths: {'; '.join(r.line() for r in rows)}")
+    vs = [
+        Variant("SEW-ResNet-50", snn, B, args, device, amp=amp, size=224),
+        Variant(
+            "ANN ResNet-50", torchvision.models.resnet50(), T * B, args, device, snn=False, amp=amp, size=224
+        ),
+    ]
+    alternate(vs, args.warmup, args.iters)
+    snn_ips, ann_ips = B / med(vs[0]), T * B / med(vs[1])
+    print(f"  {'variant':16s} {'median ms':>10s} {'img/s':>8s} {'peak MB':>9s}")
+    for v, ips in zip(vs, (snn_ips, ann_ips), strict=True):
+        print(f"  {v.label:16s} {med(v) * 1e3:10.1f} {ips:8.1f} {mb(v.mem):>9s}")
+    print(f"  SNN img/s x T / ANN img/s: {snn_ips * T / ann_ips:5.2f}  (goal >= {1 / 1.3:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=None, help="timed rounds (default: 5 on CPU, 30 on CUDA)")
@@ -175,12 +247,22 @@ def main() -> None:
     ap.add_argument("--memopt-T", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--skip-compile", action="store_true")
     ap.add_argument("--skip-memopt", action="store_true")
+    ap.add_argument("--skip-resnet50", action="store_true", help="CUDA only anyway")
+    ap.add_argument("--profile50", action="store_true", help="CUDA: only profile one SEW-ResNet-50 step")
+    ap.add_argument(
+        "--batch50",
+        type=int,
+        default=64,
+        help="SEW-ResNet-50 batch (the ANN gets T times it; at 32 an H200 waits on the host)",
+    )
     args = ap.parse_args()
     dev = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     device = torch.device("cpu" if dev == "auto" else dev)
     args.iters = args.iters or (30 if device.type == "cuda" else 5)
     torch.backends.cudnn.benchmark = True
     cuda = device.type == "cuda"
+    if cuda and args.profile50:
+        return profile50(args, device)
     where = torch.cuda.get_device_name(device) if cuda else f"cpu, {torch.get_num_threads()} threads"
     print(f"neuron fast paths: training step (fwd + bwd + SGD), {where}, torch {torch.__version__}")
     print(
@@ -192,6 +274,8 @@ def main() -> None:
     if not args.skip_memopt:
         print(f"trainer.memopt on SEW-ResNet-18 (batch {args.batch}, {args.size}x{args.size}):")
         memopt_table(args, device)
+    if cuda and not args.skip_resnet50:
+        resnet50_table(args, device)
 
 
 if __name__ == "__main__":

@@ -87,4 +87,7 @@ def test_fused_op_with_piecewise_quadratic_equals_reference_loop_with_triangle(k
         (s * torch.linspace(-1, 1, s.numel(), device=device).view_as(s)).sum().backward()
         outs.append((s.detach(), xi.grad))
     assert torch.equal(outs[0][0], outs[1][0])
-    assert torch.equal(outs[0][1], outs[1][1])
+    if device == "cpu":
+        assert torch.equal(outs[0][1], outs[1][1])
+    else:  # CUDA: Triton's fused kernel is the same function with its own rounding (H200: not bitwise)
+        torch.testing.assert_close(outs[0][1], outs[1][1], rtol=1e-5, atol=1e-6)
