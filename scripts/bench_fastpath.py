@@ -150,21 +150,9 @@ def speed_table(args, device) -> None:
         print(f"  SNN compiled/eager speed-up: {t['SEW-ResNet-18 eager'] / t['SEW-ResNet-18 compiled']:5.2f}")
 
 
-def cpu_peak_bytes(step) -> int:
-    """Peak bytes allocated by torch's CPU allocator during ``step`` (profiler memory events in
-    time order, summed; RSS cannot show it: malloc keeps freed pages and the libraries dominate)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    cur = peak = 0
-    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
-        cur += e.self_cpu_memory_usage
-        peak = max(peak, cur)
-    return peak
-
-
 def memopt_table(args, device) -> None:
+    from snnexp.analysis.memory import cpu_allocated_peak
+
     modes = ("none", "checkpoint", "compress")
     kind = "peak alloc MB"  # CUDA: max_memory_allocated; CPU: the profiler's allocation events
     print(f"  {'T':>3s} {'memopt':12s} {'median ms':>10s} {kind:>17s} {'time x':>7s} {'memory x':>9s}")
@@ -173,7 +161,7 @@ def memopt_table(args, device) -> None:
         alternate(vs, max(args.warmup, 1), args.iters)
         if device.type == "cpu":
             for v in vs:
-                v.mem = cpu_peak_bytes(v.step)
+                v.mem = cpu_allocated_peak(v.step)
         base = vs[0]
         for v in vs:
             ratio_t, ratio_m = med(v) / med(base), v.mem / base.mem

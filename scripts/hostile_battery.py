@@ -62,6 +62,11 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "method=dsr", "method.formulation=fast"], "formulation"),
     (["train", "method=dsr", "neuron=dsr_if", "method.calibrate_thresholds=maybe"], "calibrate_thresholds"),
     (["train", "method=dsr", "neuron=dsr_if", "method.threshold_percentile=0"], "threshold_percentile"),
+    (
+        ["train", "method=dsr", "neuron=dsr_if", "method.formulation=flat", "method.record_chunk=-1"],
+        "record_chunk",
+    ),
+    (["train", "method=dsr", "neuron=dsr_if", "method.record_chunk=4"], "record_chunk=4 streams"),
     (["train", "method=dsr", *FAST], "neuron=dsr_if"),
     (["train", "init.reinit=loose"], "init.reinit"),
     (["train", "data=cifar10", "data.normalize_stats=imagenet"], "normalize_stats"),

@@ -15,7 +15,12 @@ from snnexp.models.base import SpikingNet
 from snnexp.parts import Parts
 
 # conf/method/dsr.yaml
-HYBRID_OFF = {"flat_bn": "recorded", "calibrate_thresholds": False, "threshold_percentile": 99.9}
+HYBRID_OFF = {
+    "flat_bn": "recorded",
+    "record_chunk": 0,
+    "calibrate_thresholds": False,
+    "threshold_percentile": 99.9,
+}
 
 
 def parts(*overrides: str) -> Parts:

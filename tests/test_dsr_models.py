@@ -13,7 +13,12 @@ import snnexp
 from snnexp.methods.dsr import DSR
 
 # conf/method/dsr.yaml
-HYBRID_OFF = {"flat_bn": "recorded", "calibrate_thresholds": False, "threshold_percentile": 99.9}
+HYBRID_OFF = {
+    "flat_bn": "recorded",
+    "record_chunk": 0,
+    "calibrate_thresholds": False,
+    "threshold_percentile": 99.9,
+}
 
 
 def bn(c):

@@ -72,3 +72,18 @@ def cpu_step_peak(step: Callable[[], object]) -> int:
     before = _status_kb("VmRSS:")
     step()
     return (_status_kb("VmHWM:") - before) * 1024
+
+
+def cpu_allocated_peak(step: Callable[[], object]) -> int:
+    """Peak bytes torch's CPU allocator holds during ``step()`` over those held before it (the
+    profiler's allocation events in time order, summed). Unlike the peak RSS it does not see
+    malloc keeping freed pages or the libraries, so it is what a change to the step itself moves."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    cur = peak = 0
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
+        cur += e.self_cpu_memory_usage
+        peak = max(peak, cur)
+    return peak

@@ -103,6 +103,25 @@ def replay_with_statistics(store: dict):
         yield
 
 
+@contextlib.contextmanager
+def frozen_running_statistics(model: nn.Module):
+    """BN running statistics unchanged in the ``with`` body: the replay must not update them a
+    second time (the record pass did, over the T*B inputs that inference will see), and a
+    streamed record pass updates them itself, once (methods/_dsr_stream.py)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked) for m in bns]
+    saved = [(mom, None if nbt is None else nbt.clone()) for mom, nbt in saved]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (mom, nbt) in zip(bns, saved, strict=True):
+            m.momentum = mom
+            if nbt is not None:
+                m.num_batches_tracked.copy_(nbt)
+
+
 # ------------------------------------------------------------------ max pooling in the replay
 _MAXPOOL = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 
@@ -113,12 +132,19 @@ def max_pools(model: nn.Module) -> list[nn.Module]:
 
 @contextlib.contextmanager
 def record_outputs(pools: list[nn.Module], store: dict, decay: float):
-    """Record pass: the time average of each max pool's output (max of the average is not the
-    average of the maxima, and a train-mode BN after it must see the true average)."""
-    from snnexp.neurons.dsr import weighted_mean
+    """Record pass: the (lambda-weighted) time average of each max pool's output (max of the
+    average is not the average of the maxima, and a train-mode BN after it must see the true
+    average), accumulated over the calls of a streamed pass."""
+    sums: dict = {}  # pool -> (sum_n lambda^{N-n} out[n] so far, N): a streamed pass calls it per chunk
 
     def hook(m, args, out):
-        store[m] = weighted_mean(out.detach(), decay)
+        out = out.detach()
+        steps = out.shape[0]
+        w = torch.tensor([decay ** (steps - 1 - t) for t in range(steps)], dtype=out.dtype, device=out.device)
+        acc, seen = sums.get(m, (0.0, 0))
+        acc, seen = acc * decay**steps + torch.tensordot(w, out, dims=1), seen + steps
+        sums[m] = (acc, seen)
+        store[m] = acc / sum(decay**k for k in range(seen))
 
     with _removed_after([m.register_forward_hook(hook) for m in pools]):
         yield

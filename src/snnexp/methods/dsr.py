@@ -21,10 +21,11 @@ o^i = clamp(k W^i o^{i-1}, 0, b_i) of every DSR layer instead of unrolling time.
   approximate: the weight gradient of a layer whose input changes over time (sum_n g[n] x[n]^T
   becomes g_bar x_bar^T where BN's per-step terms do not factor) and max pooling, whose value is
   the recorded average but whose gradient is routed by the argmax of the averaged input.
-  Peak memory still grows with T through the record pass itself: with batch statistics over
-  T*B, a BN can only normalise once all T steps of its input exist, so the simulation runs layer
-  by layer and holds a few [T, B, ...] activations of one layer at a time (not of all layers, as
-  BPTT does); see scripts/bench_dsr.py.
+  The record pass itself (``method.record_chunk: 0``) runs layer by layer on [T, B, ...] (a BN
+  with T*B batch statistics can only normalise once all T steps of its input exist), so the peak
+  memory of a step still grows with T, more slowly than BPTT's. ``record_chunk: N`` streams it N
+  steps at a time and fixes the BN statistics one BN per pass (methods/_dsr_stream.py): peak flat
+  in T, for about (train-mode BNs)/2 + 1 no-grad forwards; see scripts/bench_dsr.py.
 
 ``per_step`` (the default, see conf/method/dsr.yaml): the authors' code (qymeng94/DSR): one graph
   over the T-step forward ([T*B, ...]), each DSR neuron saving its whole input (``_DSRFunction``
@@ -53,6 +54,7 @@ from snnexp.engine.steps import StepContext
 from snnexp.errors import ConfigError
 from snnexp.methods import _dsr_bn as dsr_bn
 from snnexp.methods import _dsr_hybrid as hybrid
+from snnexp.methods import _dsr_stream as dsr_stream
 from snnexp.methods.base import Method
 from snnexp.models.base import uses_per_step_state
 from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
@@ -89,24 +91,6 @@ def _phase(nodes: list[DSRNode], phase: str):
 
 
 @contextlib.contextmanager
-def _frozen_norm_statistics(model: nn.Module):
-    """The replay pass must not update BN running statistics a second time (phase 1 did, over
-    the T*B inputs that inference will see)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.momentum, m.num_batches_tracked) for m in bns]
-    saved = [(mom, None if nbt is None else nbt.clone()) for mom, nbt in saved]
-    for m in bns:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, (mom, nbt) in zip(bns, saved, strict=True):
-            m.momentum = mom
-            if nbt is not None:
-                m.num_batches_tracked.copy_(nbt)
-
-
-@contextlib.contextmanager
 def _encoder_off(model: nn.Module):
     """Both passes take the already encoded input (a Poisson encoder draws once per batch)."""
     enc = getattr(model, "encoder", None)
@@ -135,9 +119,21 @@ class DSR(Method):
     name = "dsr"
 
     def __init__(
-        self, *, formulation: str, flat_bn: str, calibrate_thresholds: bool, threshold_percentile: float
+        self,
+        *,
+        formulation: str,
+        flat_bn: str,
+        record_chunk: int,
+        calibrate_thresholds: bool,
+        threshold_percentile: float,
     ) -> None:
         super().__init__()
+        if isinstance(record_chunk, bool) or not isinstance(record_chunk, int) or record_chunk < 0:
+            raise ConfigError(
+                f"method.record_chunk={record_chunk!r}; use 0 (the whole simulation at once) or a "
+                "number of time steps >= 1 (the record pass streamed, memory flat in T)"
+            )
+        self.record_chunk = record_chunk
         if flat_bn not in FLAT_BN:
             raise ConfigError(f"method.flat_bn={flat_bn!r}; choose one of {', '.join(FLAT_BN)}")
         self.flat_bn = flat_bn
@@ -146,6 +142,11 @@ class DSR(Method):
         if not 0.0 < threshold_percentile <= 100.0:
             raise ConfigError(f"method.threshold_percentile must be in (0, 100], got {threshold_percentile}")
         self.formulation = formulation
+        if record_chunk and formulation != "flat":
+            raise ConfigError(
+                f"method.record_chunk={record_chunk} streams the flat formulation's record pass; "
+                f"method.formulation={formulation} has none (set method.formulation=flat or record_chunk=0)"
+            )
         self.calibrate_thresholds = bool(calibrate_thresholds)
         self.threshold_percentile = float(threshold_percentile)
         # hybrid training starts from an ANN's checkpoint (init.from), which has no thresholds
@@ -179,7 +180,7 @@ class DSR(Method):
         with torch.no_grad():
             xs = model.encoder(x) if hasattr(model, "encoder") else x
             x_hat = self._input_representation(model, xs, nodes)
-            with _encoder_off(model), _frozen_norm_statistics(model):
+            with _encoder_off(model), dsr_bn.frozen_running_statistics(model):
                 hybrid.calibrate(model, nodes, x_hat, self.threshold_percentile)
         functional.reset_net(model)
 
@@ -216,22 +217,38 @@ class DSR(Method):
             xs = model.encoder(x) if hasattr(model, "encoder") else x
         with _encoder_off(model):
             rng, stats, pooled = _rng_state(x.device), {}, {}
-            norms = dsr_bn.train_mode_norms(model) if self.flat_bn == "recorded" else []
-            with (
-                torch.no_grad(),
-                _phase(nodes, "record"),
-                dsr_bn.record_statistics(norms, stats),
-                dsr_bn.record_outputs(dsr_bn.max_pools(model), pooled, nodes[0].decay),
-            ):
-                model(xs)
+            self._record(model, xs, nodes, stats, pooled, rewind=lambda: _set_rng_state(rng, x.device))
             _set_rng_state(rng, x.device)
+            if self.flat_bn != "recorded":
+                stats = {}
             with (
                 _phase(nodes, "replay"),
-                _frozen_norm_statistics(model),
+                dsr_bn.frozen_running_statistics(model),
                 dsr_bn.replay_with_statistics(stats),
                 dsr_bn.replay_with_outputs(pooled),
             ):
                 return net(self._input_representation(model, xs, nodes))
 
+    def _record(self, model, xs, nodes, stats: dict, pooled: dict, rewind) -> None:
+        """Phase 1, no graph: the DSR neurons keep (I_hat, r), ``stats`` gets each train-mode
+        BN's T*B statistics, ``pooled`` each max pool's average output. record_chunk=0: one
+        multi-step pass, layer by layer; N: streamed N steps at a time (methods/_dsr_stream.py)."""
+        decay = nodes[0].decay
+        with _phase(nodes, "record"):
+            if self.record_chunk:
+                dsr_stream.record(
+                    model, xs, self.record_chunk, stats=stats, pooled=pooled, decay=decay, rewind=rewind
+                )
+                return
+            with (
+                torch.no_grad(),
+                dsr_bn.record_statistics(dsr_bn.train_mode_norms(model), stats),
+                dsr_bn.record_outputs(dsr_bn.max_pools(model), pooled, decay),
+            ):
+                model(xs)
+
     def __repr__(self) -> str:
-        return f"DSR(formulation={self.formulation!r}, calibrate_thresholds={self.calibrate_thresholds})"
+        return (
+            f"DSR(formulation={self.formulation!r}, record_chunk={self.record_chunk}, "
+            f"calibrate_thresholds={self.calibrate_thresholds})"
+        )

@@ -185,6 +185,7 @@ class DSRNode(base.MemoryModule):
         else:
             self.register_buffer("v_threshold", th)
         self.register_memory("v", 0.0)
+        self.register_memory("dsr_sums", None)  # the record pass's (sum I, sum out, steps) so far
         self.step_mode = "m"
         self.dsr_phase: str | None = None  # None | "record" | "replay" | "ann" (set by method=dsr)
         self.dsr_record: tuple[torch.Tensor, torch.Tensor] | None = None  # (I_hat, r)
@@ -272,9 +273,14 @@ class DSRNode(base.MemoryModule):
     def _record(self, x_seq: torch.Tensor, v_th: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The forward of method=dsr's record pass (no graph): the same dynamics as above, with one
         output buffer and in-place updates, and I_hat and r accumulated step by step (Horner:
-        acc = lambda acc + x[n]), so that the transient memory is the input and the output only."""
+        acc = lambda acc + x[n]), so that the transient memory is the input and the output only.
+        The sums carry over calls until a reset: a streamed record pass (method.record_chunk)
+        feeds the T steps a chunk at a time."""
         out = torch.empty_like(x_seq)
-        i_acc, r_acc = torch.zeros_like(v), torch.zeros_like(v)
+        if self.dsr_sums is None:
+            i_acc, r_acc, steps = torch.zeros_like(v), torch.zeros_like(v), 0
+        else:
+            i_acc, r_acc, steps = self.dsr_sums
         fire, spike = self.alpha * v_th, v_th * self.out_scale
         for t in range(x_seq.shape[0]):
             v.mul_(self.decay).add_(x_seq[t], alpha=self.gain)
@@ -283,9 +289,11 @@ class DSRNode(base.MemoryModule):
             out[t].mul_(spike)
             i_acc.mul_(self.decay).add_(x_seq[t])
             r_acc.mul_(self.decay).add_(out[t])
-        norm = sum(self.decay**n for n in range(x_seq.shape[0]))
+        steps += x_seq.shape[0]
+        norm = sum(self.decay**n for n in range(steps))
         self.v = v
-        self.dsr_record = (i_acc.div_(norm), r_acc.div_(norm))
+        self.dsr_sums = (i_acc, r_acc, steps)
+        self.dsr_record = (i_acc / norm, r_acc / norm)
         return out
 
     def _replay(self, x_seq: torch.Tensor) -> torch.Tensor:
