@@ -140,3 +140,54 @@ def test_a_bad_record_chunk_is_one_clear_error(bad):
         ConfigError, match=rf"(?i)record_chunk=.*{bad.split('.')[0]}.*(must be int|time steps >= 1)"
     ):
         build_method(cfg)
+
+
+def _tdbn_net() -> SpikingNet:
+    torch.manual_seed(0)  # the same weights in every process
+    p = Parts(snnexp.compose(["neuron=dsr_if", "norm=tdbn", "T=4", "neuron.v_threshold=0.5"]))
+    stem = nn.Sequential(layer.Conv2d(1, 4, 3, padding=1, step_mode="m"), p.norm(4))
+    body = nn.Sequential(p.neuron(), layer.Conv2d(4, 4, 3, padding=1, step_mode="m"), p.norm(4), p.neuron())
+    return SpikingNet(p.T, stem, body, p.readout("rate", 4 * 64, 3))
+
+
+def _recorded_statistics(model: SpikingNet, x: torch.Tensor, chunk: int) -> list:
+    from snnexp.methods.dsr import dsr_nodes
+
+    m, stats = method(chunk), {}
+    m.prepare(model)
+    model.train()
+    m._record(model, x, dsr_nodes(model), stats, {}, rewind=lambda: None)
+    functional.reset_net(model)
+    return [stats[n] for n in model.modules() if n in stats and hasattr(n, "sync")]  # the tdBNs
+
+
+def _rank_statistics(rank: int, world: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    model = _tdbn_net()
+    for m in model.modules():
+        if hasattr(m, "sync"):
+            m.sync = True  # what trainer.sync_bn does to tdBN
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2
+    part = x[rank * 4 : (rank + 1) * 4]
+    torch.save({c: _recorded_statistics(model, part, c) for c in (0, 2)}, f"{out}/rank{rank}.pt")
+    dist.barrier()  # gloo aborts a rank that leaves while its peer still talks (test_ddp_tdbn.py)
+    dist.destroy_process_group()
+
+
+def test_synced_bn_records_the_statistics_of_every_rank(tmp_path):
+    """trainer.sync_bn under DDP: the record (one pass or streamed) keeps the statistics BN
+    normalised with, those of the global batch, as one process with the whole batch does."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_rank_statistics, args=(2, f"file://{tmp_path}/init", str(tmp_path)), nprocs=2, join=True)
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2
+    whole = _recorded_statistics(_tdbn_net(), x, 0)
+    assert len(whole) == 3  # two in the body, one in the rate readout
+    for rank in range(2):
+        got = torch.load(tmp_path / f"rank{rank}.pt")
+        for chunk in (0, 2):
+            for (mean, var), (ref_mean, ref_var) in zip(got[chunk], whole, strict=True):
+                torch.testing.assert_close(mean, ref_mean, atol=1e-6, rtol=1e-5)
+                torch.testing.assert_close(var, ref_var, atol=1e-6, rtol=1e-5)

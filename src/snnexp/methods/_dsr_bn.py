@@ -74,14 +74,56 @@ def _removed_after(handles: list):
             h.remove()
 
 
+def chunk_statistics(m: nn.Module, x: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(count, mean, biased variance) per channel of BN ``m``'s input ``x``, as BN computes them."""
+    x = x.detach()
+    dims = [d for d in range(x.dim()) if d != _axis(m)]
+    var, mean = torch.var_mean(x, dim=dims, correction=0)
+    return x.numel() // x.shape[_axis(m)], mean, var
+
+
+def combined(parts: list[tuple[int, torch.Tensor, torch.Tensor]]) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(count, mean, biased variance) of the union of ``parts`` (Chan et al.'s pairwise update, in
+    float64); one part is returned as it is (BN's own statistics, bit for bit)."""
+    if len(parts) == 1:
+        return parts[0]
+    total = sum(c for c, _, _ in parts)
+    mean = sum(c * mu.double() for c, mu, _ in parts) / total
+    m2 = sum(c * (var.double() + (mu.double() - mean).square()) for c, mu, var in parts)
+    dtype = parts[0][1].dtype
+    return total, mean.to(dtype), (m2 / total).to(dtype)
+
+
+def _synced(m: nn.Module) -> bool:
+    """A BN that normalises with statistics over all DDP ranks (trainer.sync_bn: torch's SyncBN,
+    or tdBN's own ``sync``)."""
+    import torch.distributed as dist
+
+    syncs = isinstance(m, nn.SyncBatchNorm) or getattr(m, "sync", False) is True
+    return syncs and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def global_statistics(m: nn.Module, parts: list) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """The statistics BN ``m`` normalised with over the chunks ``parts`` of its input: over this
+    rank's batch, or over every rank's when ``m`` syncs them (as its own forward did)."""
+    count, mean, var = combined(parts)
+    if not _synced(m):
+        return count, mean, var
+    import torch.distributed as dist
+
+    mine = torch.cat([mean.new_tensor([count]), mean, var]).double()
+    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    c = mean.numel()
+    return combined([(int(t[0]), t[1 : 1 + c].to(mean.dtype), t[1 + c :].to(mean.dtype)) for t in every])
+
+
 @contextlib.contextmanager
 def record_statistics(norms: list[nn.Module], store: dict):
     """Record pass: keep the batch mean and (biased) variance each BN normalised its input with."""
 
     def hook(m, args):
-        x = args[0].detach()
-        dims = [d for d in range(x.dim()) if d != _axis(m)]
-        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        _, mean, var = global_statistics(m, [chunk_statistics(m, args[0])])
         store[m] = (mean, var)
 
     with _removed_after([m.register_forward_pre_hook(hook) for m in norms]):

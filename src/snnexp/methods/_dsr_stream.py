@@ -13,6 +13,9 @@ earlier passes normalise with their statistics. A last pass runs the whole netwo
 fixed: the DSR neurons accumulate I_hat and r, max pools their averages. Each pass starts from
 reset neurons and the same random state (one dropout mask per simulation, as in one pass).
 
+Under DDP with trainer.sync_bn the statistics are those of every rank's batch, as the BN's own
+forward computes them (methods/_dsr_bn.py: global_statistics; the one-pass record does the same).
+
 Cost: with L train-mode BNs, about L/2 + 1 no-grad forwards instead of one (time for memory); the
 record equals the layer-by-layer one up to summation order. The running statistics are updated
 once, with the T*B statistics, as BN does in the layer-by-layer pass.
@@ -87,10 +90,7 @@ def _statistics_pass(model, xs, n, pending: list[nn.Module], stats: dict, counts
         if not target:
             target.append(m)
         if m is target[0]:
-            x = args[0].detach()
-            axis = dsr_bn._axis(m)
-            var, mean = torch.var_mean(x, dim=[d for d in range(x.dim()) if d != axis], correction=0)
-            parts.append((x.numel() // x.shape[axis], mean, var))
+            parts.append(dsr_bn.chunk_statistics(m, args[0]))
         raise _Stop
 
     with dsr_bn._removed_after([m.register_forward_pre_hook(pre_hook) for m in pending]), _fixed(stats):
@@ -99,21 +99,9 @@ def _statistics_pass(model, xs, n, pending: list[nn.Module], stats: dict, counts
         pending.clear()
         return
     (m,) = target
-    stats[m] = _combined(parts)
-    counts[m] = sum(c for c, _, _ in parts)
+    counts[m], mean, var = dsr_bn.global_statistics(m, parts)
+    stats[m] = (mean, var)
     pending.remove(m)
-
-
-def _combined(parts: list[tuple[int, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and biased variance of the union of the chunks (Chan et al.'s pairwise update, in
-    float64); one chunk gives BN's own statistics exactly, as the one-pass record."""
-    if len(parts) == 1:
-        return parts[0][1], parts[0][2]
-    total = sum(c for c, _, _ in parts)
-    mean = sum(c * mu.double() for c, mu, _ in parts) / total
-    m2 = sum(c * (var.double() + (mu.double() - mean).square()) for c, mu, var in parts)
-    dtype = parts[0][1].dtype
-    return mean.to(dtype), (m2 / total).to(dtype)
 
 
 def _update_running_statistics(norms: list[nn.Module], stats: dict, counts: dict, momenta: dict) -> None:
