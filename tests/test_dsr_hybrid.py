@@ -15,6 +15,17 @@ from snnexp.methods.dsr import DSR, dsr_nodes
 MODEL = ["model=preact_resnet20", "data=synthetic", "data.image_size=8", "data.in_channels=3", "norm=bn"]
 
 
+def hybrid_dsr(percentile: float) -> DSR:
+    """method=dsr as experiment=dsr/imagenet_if sets it up: thresholds from the ANN's percentiles."""
+    return DSR(
+        formulation="flat",
+        flat_bn="recorded",
+        record_chunk=0,
+        calibrate_thresholds=True,
+        threshold_percentile=percentile,
+    )
+
+
 def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
     torch.manual_seed(0)
     ann = snnexp.build_model(snnexp.compose([*MODEL, "neuron=relu", "T=1"]))
@@ -24,13 +35,7 @@ def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
     torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
 
     snn = snnexp.build_model(snnexp.compose([*MODEL, "neuron=dsr_if", "T=4"]))
-    method = DSR(
-        formulation="flat",
-        flat_bn="recorded",
-        record_chunk=0,
-        calibrate_thresholds=True,
-        threshold_percentile=99.0,
-    )
+    method = hybrid_dsr(99.0)
     # what the engine does with init.from=ann.pt init.reinit=strict: every tensor but V_th from the ANN
     init_from(snn, tmp_path / "ann.pt", reinit="strict", skip=[], fresh=method.init_fresh, echo=False)
     method.prepare(snn)
@@ -63,13 +68,7 @@ def test_thresholds_are_the_ann_activation_percentiles(tmp_path):
 
 def test_init_from_an_ann_of_another_model_is_refused_with_strict(tmp_path):
     snn_cfg = [*MODEL, "neuron=dsr_if", "T=2"]
-    fresh = DSR(
-        formulation="flat",
-        flat_bn="recorded",
-        record_chunk=0,
-        calibrate_thresholds=True,
-        threshold_percentile=99.9,
-    )
+    fresh = hybrid_dsr(99.9)
     for other, why in (("preact_resnet32", "has no place in this model"), ("preact_resnet20", None)):
         ann = snnexp.build_model(snnexp.compose([*MODEL, f"model={other}", "neuron=relu", "T=1"]))
         torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
