@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,19 +117,61 @@ def signature(cfg) -> tuple:
     )
 
 
-def check(name: str, device: torch.device, compile_loops: set | None) -> list[str]:
-    """The table rows of one experiment. ``compile_loops``: the (model, neuron type) pairs whose
-    compiled loop was already run (once each); None: run none."""
+def build(name: str, device: torch.device):
     import snnexp
     from snnexp.build import build_method, build_model
-    from snnexp.engine import fastpath
 
     cfg = snnexp.compose([f"experiment={name}", "logger=none"])
     torch.manual_seed(0)
     model = build_model(cfg)
     method = build_method(cfg)
     method.prepare(model)
-    model.to(device).train()
+    return cfg, model.to(device).train(), method
+
+
+def timed_step(cfg, model, method, net, device) -> float:
+    t0 = time.perf_counter()
+    one_step(cfg, model, method, net, device)
+    return time.perf_counter() - t0
+
+
+def compile_one(name: str, device: torch.device) -> None:
+    """A child's job: the experiment's step eager, then compiled (first step: compiling), as JSON."""
+    from snnexp.engine import fastpath
+
+    cfg, model, method = build(name, device)
+    eager = min(timed_step(cfg, model, method, model, device) for _ in range(3))
+    net = fastpath.CompiledOrEager(model)
+    first = timed_step(cfg, model, method, net, device)
+    warm = min(timed_step(cfg, model, method, net, device) for _ in range(3))
+    print(json.dumps({"failed": net.failed, "first": first, "warm": warm, "eager": eager}))
+
+
+def compiled_loop(name: str, device: torch.device, timeout: float) -> str:
+    """Run the experiment's compiled step in a child process (a compile can take minutes, and
+    one that hangs must not stop the table): the column's text."""
+    cmd = [sys.executable, __file__, "--compile-one", name, "--device", device.type]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"failed: not done in {timeout:.0f} s"
+    if p.returncode != 0:
+        return f"failed: exit {p.returncode}: {(p.stderr.strip().splitlines() or [''])[-1][:150]}"
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    if r["failed"]:
+        return f"failed: {r['failed']}"
+    return (
+        f"ok: compiled in {r['first']:.0f} s; step {r['warm'] * 1e3:.1f} ms vs eager "
+        f"{r['eager'] * 1e3:.1f} ms (x{r['eager'] / r['warm']:.2f})"
+    )
+
+
+def check(name: str, device: torch.device, compile_loops: set | None, timeout: float) -> list[str]:
+    """The table rows of one experiment. ``compile_loops``: the (model, neuron types) whose
+    compiled loop was already run (once each); None: run none."""
+    from snnexp.engine import fastpath
+
+    cfg, model, method = build(name, device)
     kind = device.type
     rows = fastpath.layer_paths(model, device=kind, dtype=fastpath.amp_dtype(cfg, kind), compiled=False)
     ran: set[str] = set()
@@ -137,11 +181,7 @@ def check(name: str, device: torch.device, compile_loops: set | None) -> list[st
     key = (cfg.model.name, tuple(r.layer_type for r in rows if r.path == fastpath.LOOP))
     if compile_loops is not None and key[1] and key not in compile_loops:
         compile_loops.add(key)
-        net = fastpath.CompiledOrEager(model)
-        t0 = time.perf_counter()
-        one_step(cfg, model, method, net, device)
-        t = time.perf_counter() - t0
-        compiled = f"failed: {net.failed}" if net.failed else f"ok ({t:.0f} s incl. compiling)"
+        compiled = compiled_loop(name, device, timeout)
     if not rows:
         return [f"| {name} | no spiking neurons (an ANN) | | | | |"]
     lines = []
@@ -170,9 +210,13 @@ def main() -> None:
     ap.add_argument(
         "--compile-budget", type=float, default=float("inf"), help="seconds; no compiled step starts after"
     )
+    ap.add_argument("--compile-timeout", type=float, default=300.0, help="seconds for one compiled check")
+    ap.add_argument("--compile-one", metavar="EXPERIMENT", help=argparse.SUPPRESS)  # a child's job
     args = ap.parse_args()
     dev = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     device = torch.device("cpu" if dev == "auto" else dev)
+    if args.compile_one:
+        return compile_one(args.compile_one, device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(
         f"neuron paths of every paper configuration, one training step on {where}, torch {torch.__version__}"
@@ -191,7 +235,8 @@ def main() -> None:
                 continue
             seen[sig] = name
             budget_left = time.perf_counter() - start < args.compile_budget
-            lines = check(name, device, compiled if not args.no_compile and budget_left else None)
+            todo = compiled if not args.no_compile and budget_left else None
+            lines = check(name, device, todo, args.compile_timeout)
         except Exception as e:  # noqa: BLE001 -- report every configuration, then fail at the end
             bad += 1
             print(

@@ -2,6 +2,10 @@
 # The GPU checks of issue 13 (and the DSR bench of issue 8) as one script for a lent GPU machine,
 # most important first, each under its own time limit. Results go to $OUT (or ./gpu_checks).
 #   bash scripts/gpu_checks.sh            # from the repository root, with torch + CUDA importable
+#   STEPS="compile_paths" bash scripts/gpu_checks.sh   # a subset (all steps take ~15 min: two calls)
+# Seen on an H200 (2026-11-27): tests 20 s, check_paths 55 s, bench_fastpath 22-114 s, bench_dsr
+# 82 s, bench_memopt 24 s, profile50 15 s; compile_paths not yet run there (a KEYS S-ResNet took
+# more than 90 s to compile; on the 2-core CPU TDBN ResNet-19 took 56 s and KEYS over 150 s).
 # A machine without spikingjelly/hydra gets them from wheels in .whl/ (see /work/.library/device).
 set -u -o pipefail
 OUT=${OUT:-gpu_checks}; mkdir -p "$OUT"
@@ -13,12 +17,15 @@ if [ -d .whl ]; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 $PY -c "import torch, spikingjelly, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
-STEPS=${STEPS:-tests check_paths bench_fastpath bench_dsr bench_memopt profile50}  # a subset: STEPS="tests bench_dsr"
+STEPS=${STEPS:-tests check_paths bench_fastpath bench_dsr bench_memopt profile50 compile_paths}  # a subset: STEPS="tests bench_dsr"
 step() { local t=$1 name=$2; shift 2; [[ " $STEPS " == *" $name "* ]] || return 0; echo "=== $name (limit ${t}s)"; local s=$SECONDS
   timeout "$t" "$@" 2>&1 | tee "$OUT/$name.txt"; echo "=== $name: rc ${PIPESTATUS[0]}, $((SECONDS - s)) s"; }
 step ${T_TESTS:-120} tests $PY -m pytest -q -p no:cacheprovider -k cuda tests/test_fastpath.py tests/test_fast_surrogates.py
-step ${T_PATHS:-120} check_paths $PY scripts/check_paths.py --device cuda --compile-budget ${COMPILE_BUDGET:-40}
+step ${T_PATHS:-120} check_paths $PY scripts/check_paths.py --device cuda --no-compile
 step ${T_SPEED:-170} bench_fastpath $PY scripts/bench_fastpath.py --device cuda --warmup 3 --iters 15 --skip-memopt
 step ${T_DSR:-90} bench_dsr $PY scripts/bench_dsr.py --device cuda
 step ${T_MEMOPT:-90} bench_memopt $PY scripts/bench_fastpath.py --device cuda --warmup 3 --iters 10 --skip-compile --skip-resnet50
 step ${T_PROFILE:-60} profile50 $PY scripts/bench_fastpath.py --device cuda --profile50
+# the compiled loop (trainer.compile) of every model whose neurons have no fused kernel, each in a
+# child process with its own limit: compile time, step time against eager
+step ${T_COMPILE:-540} compile_paths $PY scripts/check_paths.py --device cuda --compile-budget ${COMPILE_BUDGET:-400} --compile-timeout ${COMPILE_TIMEOUT:-150}
