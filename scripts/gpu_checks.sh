@@ -23,7 +23,7 @@ step() { local t=$1 name=$2; shift 2; [[ " $STEPS " == *" $name "* ]] || return 
 step ${T_TESTS:-120} tests $PY -m pytest -q -p no:cacheprovider -k cuda tests/test_fastpath.py tests/test_fast_surrogates.py
 step ${T_PATHS:-120} check_paths $PY scripts/check_paths.py --device cuda --no-compile
 step ${T_SPEED:-170} bench_fastpath $PY scripts/bench_fastpath.py --device cuda --warmup 3 --iters 15 --skip-memopt
-step ${T_DSR:-90} bench_dsr $PY scripts/bench_dsr.py --device cuda
+step ${T_DSR:-180} bench_dsr $PY scripts/bench_dsr.py --device cuda
 step ${T_MEMOPT:-90} bench_memopt $PY scripts/bench_fastpath.py --device cuda --warmup 3 --iters 10 --skip-compile --skip-resnet50
 step ${T_PROFILE:-60} profile50 $PY scripts/bench_fastpath.py --device cuda --profile50
 # the compiled loop (trainer.compile) of every model whose neurons have no fused kernel, each in a
