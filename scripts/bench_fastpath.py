@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sew import build_ann, mb, sync  # noqa: E402  (the sibling bench's helpers)
+from bench_sew import build_ann, mb, seconds, sync  # noqa: E402  (the sibling bench's helpers)
 
 
 def build_snn(args, T: int, memopt: str = "none") -> nn.Module:
@@ -97,11 +96,7 @@ class Variant:
             functional.reset_net(self.model)
 
     def timed(self) -> float:
-        sync(self.device)
-        t0 = time.perf_counter()
-        self.step()
-        sync(self.device)
-        return time.perf_counter() - t0
+        return seconds(self.step, self.device)
 
 
 def alternate(variants: list[Variant], warmup: int, iters: int) -> None:

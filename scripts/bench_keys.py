@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sew import mb, saved_for_backward_bytes, sync  # noqa: E402  (the same measurements)
+from bench_sew import mb, saved_for_backward_bytes, seconds  # noqa: E402  (the same measurements)
 
 VARIANTS = ("keys", "ann")
 
@@ -60,11 +59,7 @@ class Variant:
         functional.reset_net(self.model)
 
     def timed_step(self) -> float:
-        sync(self.device)
-        t0 = time.perf_counter()
-        self.step()
-        sync(self.device)
-        return time.perf_counter() - t0
+        return seconds(self.step, self.device)
 
 
 def main() -> None:

@@ -96,16 +96,21 @@ class Variant:
             functional.reset_net(self.model)
 
     def timed_step(self) -> float:
-        sync(self.device)
-        t0 = time.perf_counter()
-        self.step()
-        sync(self.device)
-        return time.perf_counter() - t0
+        return seconds(self.step, self.device)
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def seconds(step: Callable[[], object], device: torch.device) -> float:
+    """Wall time of ``step()``, the device's queued work included."""
+    sync(device)
+    t0 = time.perf_counter()
+    step()
+    sync(device)
+    return time.perf_counter() - t0
 
 
 def saved_for_backward_bytes(step: Callable[[], None]) -> int:
