@@ -8,9 +8,13 @@ spied on. Printed per (experiment, neuron type): the predicted path, whether spi
 ran, and, where the eager path is a Python loop, whether the compiled loop (trainer.compile=true,
 the fast path fastpath.py names for it) compiled and ran, with the first compiled step's time.
 Configurations that build the same network are checked once, the compiled loop once per (model,
-neuron types). On CPU every eager path is a loop.
+neuron types). On CPU every eager path is a loop. With ``--flexsn`` (CUDA) the layers that
+``trainer.flexsn=true`` moves to a FlexSN scan run one more step that way: which FlexSN
+implementation ran (triton, its fallback hop, or the CPU torch loop), the step time against the
+eager loop, and the largest difference in the loss gradient of the first layer's weights.
 
     python scripts/check_paths.py [--device auto|cpu|cuda] [--only sew/imagenet ...] [--no-compile]
+                                  [--flexsn]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from spikingjelly._ops.if_ import reference as if_ref
 from spikingjelly._ops.lif import reference as lif_ref
 from spikingjelly._ops.plif import reference as plif_ref
 from spikingjelly.activation_based import functional
+from spikingjelly.activation_based.neuron.flexsn import FlexSN
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPERS = ("sew", "keys", "tdbn", "dsr")
@@ -166,24 +171,77 @@ def compiled_loop(name: str, device: torch.device, timeout: float) -> str:
     )
 
 
-def check(name: str, device: torch.device, compile_loops: set | None, timeout: float) -> list[str]:
+@contextlib.contextmanager
+def spied_flexsn(ran: set[str]):
+    """Record in ``ran`` which FlexSN implementation ran (triton | hop | torch)."""
+    names = {"_triton_scan": "triton", "_hop_scan": "hop", "_torch_scan": "torch"}
+    originals = {n: getattr(FlexSN, n) for n in names}
+    for n, fn in originals.items():
+        setattr(FlexSN, n, lambda self, *a, _fn=fn, _n=names[n], **k: (ran.add(_n), _fn(self, *a, **k))[1])
+    try:
+        yield
+    finally:
+        for n, fn in originals.items():
+            setattr(FlexSN, n, fn)
+
+
+def first_grad(model) -> torch.Tensor:
+    return next(p.grad.detach().float().clone() for p in model.parameters() if p.grad is not None)
+
+
+def flexsn_step(cfg, model, method, device, rows) -> str:
+    """One step with the FLEXSN rows' layers on their FlexSN scan against the eager loop (same
+    weights, same batch; the step's SGD update is undone by restoring the state_dict)."""
+    from snnexp.engine import fastpath
+
+    if not any(r.path == fastpath.FLEXSN for r in rows):
+        return ""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(1)
+    loop_s, ref = timed_step(cfg, model, method, model, device), first_grad(model)
+    model.load_state_dict(state)
+    n = fastpath.use_flexsn(model, rows)
+    ran: set[str] = set()
+    torch.manual_seed(1)
+    with spied_flexsn(ran):
+        first = timed_step(cfg, model, method, model, device)
+    got = first_grad(model)
+    model.load_state_dict(state)
+    torch.manual_seed(1)
+    warm = timed_step(cfg, model, method, model, device)
+    fastpath.use_flexsn(model, [])
+    diff = (got - ref).abs().max().item() / max(ref.abs().max().item(), 1e-30)
+    return (
+        f"{n} layers on {'/'.join(sorted(ran)) or 'NONE'}; step {warm * 1e3:.1f} ms "
+        f"vs loop {loop_s * 1e3:.1f} ms "
+        f"(x{loop_s / warm:.2f}; first {first:.1f} s); grad rel. diff {diff:.1e}"
+    )
+
+
+def check(
+    name: str, device: torch.device, compile_loops: set | None, timeout: float, flexsn: bool = False
+) -> list[str]:
     """The table rows of one experiment. ``compile_loops``: the (model, neuron types) whose
     compiled loop was already run (once each); None: run none."""
     from snnexp.engine import fastpath
 
     cfg, model, method = build(name, device)
     kind = device.type
-    rows = fastpath.layer_paths(model, device=kind, dtype=fastpath.amp_dtype(cfg, kind), compiled=False)
+    rows = fastpath.layer_paths(
+        model, device=kind, dtype=fastpath.amp_dtype(cfg, kind), compiled=False, flexsn=flexsn
+    )
     ran: set[str] = set()
     with spied_loops(model, ran):
         one_step(cfg, model, method, model, device)
+    flex = flexsn_step(cfg, model, method, device, rows) if flexsn else ""
     compiled = ""
-    key = (cfg.model.name, tuple(r.layer_type for r in rows if r.path == fastpath.LOOP))
+    slow = (fastpath.LOOP, fastpath.FLEXSN)  # eager, the FLEXSN rows ran the loop above too
+    key = (cfg.model.name, tuple(r.layer_type for r in rows if r.path in slow))
     if compile_loops is not None and key[1] and key not in compile_loops:
         compile_loops.add(key)
         compiled = compiled_loop(name, device, timeout)
     if not rows:
-        return [f"| {name} | no spiking neurons (an ANN) | | | | |"]
+        return [f"| {name} | no spiking neurons (an ANN) | | | | | |"]
     lines = []
     for r in rows:
         node = _first(model, r.layer_type)
@@ -193,8 +251,11 @@ def check(name: str, device: torch.device, compile_loops: set | None, timeout: f
         registered = not fastpath.why_not_fused(node, fastpath.amp_dtype(cfg, kind))[0]
         agree = registered == (loop == "no")
         label = f"{r.layer_type} x{r.count} [{r.surrogate or '-'}]"
-        after = compiled if r.path == fastpath.LOOP else ""
-        lines.append(f"| {name} | {label} | {r.path} | {loop} | {'yes' if agree else 'NO'} | {after} |")
+        after = compiled if r.path in slow else ""
+        scan = flex if r.path == fastpath.FLEXSN else ""
+        lines.append(
+            f"| {name} | {label} | {r.path} | {loop} | {'yes' if agree else 'NO'} | {after} | {scan} |"
+        )
     return lines
 
 
@@ -211,6 +272,7 @@ def main() -> None:
         "--compile-budget", type=float, default=float("inf"), help="seconds; no compiled step starts after"
     )
     ap.add_argument("--compile-timeout", type=float, default=300.0, help="seconds for one compiled check")
+    ap.add_argument("--flexsn", action="store_true", help="also run trainer.flexsn=true's FlexSN scans")
     ap.add_argument("--compile-one", metavar="EXPERIMENT", help=argparse.SUPPRESS)  # a child's job
     args = ap.parse_args()
     dev = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
@@ -221,8 +283,11 @@ def main() -> None:
     print(
         f"neuron paths of every paper configuration, one training step on {where}, torch {torch.__version__}"
     )
-    print("| experiment | neuron layers [surrogate] | predicted path | loop ran | agree | compiled loop |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| experiment | neuron layers [surrogate] | predicted path | loop ran | agree | compiled loop "
+        "| FlexSN scan |"
+    )
+    print("|---|---|---|---|---|---|---|")
     seen: dict[tuple, str] = {}
     bad, start, compiled = 0, time.perf_counter(), set()
     import snnexp
@@ -231,20 +296,20 @@ def main() -> None:
         try:
             sig = signature(snnexp.compose([f"experiment={name}", "logger=none"]))
             if sig in seen:
-                print(f"| {name} | as {seen[sig]} | | | | |", flush=True)
+                print(f"| {name} | as {seen[sig]} | | | | | |", flush=True)
                 continue
             seen[sig] = name
             budget_left = time.perf_counter() - start < args.compile_budget
             todo = compiled if not args.no_compile and budget_left else None
-            lines = check(name, device, todo, args.compile_timeout)
+            lines = check(name, device, todo, args.compile_timeout, args.flexsn)
         except Exception as e:  # noqa: BLE001 -- report every configuration, then fail at the end
             bad += 1
             print(
-                f"| {name} | ERROR {type(e).__name__}: {str(e).splitlines()[0][:200]} | | | NO | |",
+                f"| {name} | ERROR {type(e).__name__}: {str(e).splitlines()[0][:200]} | | | NO | | |",
                 flush=True,
             )
             continue
-        bad += sum("| NO |" in line or "failed:" in line for line in lines)
+        bad += sum("| NO |" in line or "failed:" in line or "NONE" in line for line in lines)
         print("\n".join(lines), flush=True)
     print(f"{bad} disagreement(s) or failure(s)")
     sys.exit(1 if bad else 0)

@@ -56,17 +56,17 @@ def layer_table(model, x) -> list[dict]:
 
 def neuron_paths(cfg, model) -> dict[str, list[dict]]:
     """The path each neuron layer type takes on CUDA (under trainer.amp's dtype) and on CPU,
-    with trainer.compile as configured (engine/fastpath.py)."""
+    with trainer.compile and trainer.flexsn as configured (engine/fastpath.py)."""
     from dataclasses import asdict
 
     from snnexp.engine import fastpath
 
-    compiled = bool(cfg.trainer.compile)
+    compiled, flexsn = bool(cfg.trainer.compile), bool(cfg.trainer.get("flexsn", False))
     return {
         dev: [
             asdict(r)
             for r in fastpath.layer_paths(
-                model, device=dev, dtype=fastpath.amp_dtype(cfg, dev), compiled=compiled
+                model, device=dev, dtype=fastpath.amp_dtype(cfg, dev), compiled=compiled, flexsn=flexsn
             )
         ]
         for dev in ("cuda", "cpu")

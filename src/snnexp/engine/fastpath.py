@@ -13,6 +13,9 @@ Otherwise it runs the Python reference loop over T. The conditions are evaluated
 spikingjelly's own ``_surrogate_spec`` and ``_DTYPES`` and the node's own ``materialize_states``,
 so what is reported is what spikingjelly will do. On CPU there is no fused kernel: the registered
 op is a Python loop too, and ``torch.compile`` (Inductor) is the fast path.
+
+Where spikingjelly cannot fuse, ``trainer.flexsn=true`` runs the neuron's FlexSN core as a Triton
+scan on CUDA (neurons/flex.py); with ``trainer.compile=true`` the compiled loop is used instead.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
 from snnexp.errors import ConfigError
+from snnexp.neurons.flex import FlexScan
 
-FUSED, COMPILED, LOOP = "fused kernel", "compiled loop", "Python loop"
+FUSED, FLEXSN, COMPILED, LOOP = "fused kernel", "FlexSN scan", "compiled loop", "Python loop"
 FAST_SURROGATES = tuple(_SURROGATE_IDS)  # class names spikingjelly's fused kernels know
 # spikingjelly's multi-step functional of each node class that has a fused kernel
 _FUSED_KINDS = (
@@ -105,25 +109,54 @@ def why_not_fused(node: torch.nn.Module, dtype: torch.dtype) -> tuple[str, str]:
     return "", ""
 
 
-def layer_paths(model: nn.Module, *, device: str, dtype: torch.dtype, compiled: bool) -> list[LayerPath]:
+def layer_paths(
+    model: nn.Module, *, device: str, dtype: torch.dtype, compiled: bool, flexsn: bool = False
+) -> list[LayerPath]:
     """One LayerPath per (neuron type, surrogate) of ``model`` on ``device`` ('cuda' or 'cpu')
-    for ``dtype`` inputs (the AMP dtype under trainer.amp), with or without torch.compile."""
+    for ``dtype`` inputs (the AMP dtype under trainer.amp), with or without torch.compile and
+    trainer.flexsn."""
     groups: dict[tuple, list] = {}  # (class, surrogate) -> [first layer, count]
     for m in model.modules():
         if is_neuron(m):
             sg = getattr(m, "surrogate_function", None)
             entry = groups.setdefault((type(m), "" if sg is None else repr(sg)), [m, 0])
             entry[1] += 1
-    rows = []
-    for (cls, sg), (node, count) in groups.items():
-        reason, fix = why_not_fused(node, dtype)
-        if device == "cpu":  # the registered CPU op is a Python loop too
-            reason, fix = "no fused kernels on CPU", "trainer.compile=true"
-        path = FUSED if not reason else (COMPILED if compiled else LOOP)
-        if path == LOOP and device == "cuda":
-            fix += " (or trainer.compile=true: a compiled loop)"
-        rows.append(LayerPath(cls.__name__, sg, count, path, reason, fix))
-    return rows
+    return [
+        _path(cls.__name__, sg, node, count, device=device, dtype=dtype, compiled=compiled, flexsn=flexsn)
+        for (cls, sg), (node, count) in groups.items()
+    ]
+
+
+def _path(name, sg, node, count, *, device, dtype, compiled, flexsn) -> LayerPath:
+    reason, fix = why_not_fused(node, dtype)
+    if device == "cpu":  # the registered CPU op is a Python loop too, and so is FlexSN's CPU scan
+        reason, fix = "no fused kernels on CPU", "trainer.compile=true"
+    has_core = isinstance(node, FlexScan)
+    if not reason:
+        path = FUSED
+    elif compiled:
+        path = COMPILED
+    elif device == "cuda" and flexsn and has_core:
+        path = FLEXSN
+    else:
+        path = LOOP
+    if path == LOOP and device == "cuda":
+        fix += " (or trainer.compile=true: a compiled loop" + (
+            "; or trainer.flexsn=true: a FlexSN Triton scan)" if has_core else ")"
+        )
+    return LayerPath(name, sg, count, path, reason, fix)
+
+
+def use_flexsn(model: nn.Module, rows: list[LayerPath]) -> int:
+    """Switch every neuron layer whose reported path is FLEXSN to its FlexSN scan; the count."""
+    chosen = {(r.layer_type, r.surrogate) for r in rows if r.path == FLEXSN}
+    n = 0
+    for m in model.modules():
+        if isinstance(m, FlexScan) and is_neuron(m):
+            sg = getattr(m, "surrogate_function", None)
+            m.flex_scan = (type(m).__name__, "" if sg is None else repr(sg)) in chosen
+            n += m.flex_scan
+    return n
 
 
 def amp_dtype(cfg, device: str) -> torch.dtype:
@@ -166,7 +199,8 @@ def report(cfg, model: torch.nn.Module, device: torch.device, *, compiled: bool,
     """Log the path of each neuron layer type at start-up; raise if one falls back and
     trainer.require_fast_path is set."""
     kind = "cuda" if device.type == "cuda" else "cpu"
-    rows = layer_paths(model, device=kind, dtype=amp_dtype(cfg, kind), compiled=compiled)
+    flexsn = bool(cfg.trainer.get("flexsn", False))
+    rows = layer_paths(model, device=kind, dtype=amp_dtype(cfg, kind), compiled=compiled, flexsn=flexsn)
     if show:
         fused = {r.layer_type for r in rows if r.path == FUSED}
         kernels = kernel_names(model, device, compiled, fused) if kind == "cuda" else {}
@@ -212,11 +246,12 @@ class CompiledOrEager(nn.Module):
 
 def prepare(cfg, net: nn.Module, model: nn.Module, device: torch.device, *, show: bool = True) -> nn.Module:
     """The engine's one call: report the neuron paths (and enforce trainer.require_fast_path),
-    checkpoint the blocks (trainer.memopt, in place), then wrap ``net`` in torch.compile when
-    trainer.compile is set."""
+    switch the layers reported as FlexSN scans to it, checkpoint the blocks (trainer.memopt, in
+    place), then wrap ``net`` in torch.compile when trainer.compile is set."""
     from snnexp.engine import memopt
 
     compiled = bool(cfg.trainer.compile)
-    report(cfg, model, device, compiled=compiled, show=show)
+    rows = report(cfg, model, device, compiled=compiled, show=show)
+    use_flexsn(model, rows)
     memopt.apply(model, str(cfg.trainer.get("memopt", "none")))
     return CompiledOrEager(net) if compiled else net

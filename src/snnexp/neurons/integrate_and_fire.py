@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+
 from spikingjelly.activation_based import neuron as sj_neuron
 
 from snnexp.neurons._state import Fp32State
+from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
 from snnexp.registry import NEURONS
 
 
-class IFNode(Fp32State, sj_neuron.IFNode):
-    """spikingjelly's IFNode with its membrane state in fp32 under AMP (neurons/_state.py)."""
+def if_core(x, v, *, spike_fn, v_threshold: float, v_reset: float | None, detach_reset: bool):
+    """One IF step as spikingjelly's reference (``_ops/if_/reference.py``): H = V + X."""
+    h = v + x
+    d = h - v_threshold
+    spike = spike_fn(d)
+    return spike, reset(
+        h, spike, heaviside_value(d), v_threshold=v_threshold, v_reset=v_reset, detach_reset=detach_reset
+    )
+
+
+class IFNode(Fp32State, FlexScan, sj_neuron.IFNode):
+    """spikingjelly's IFNode with its membrane state in fp32 under AMP (neurons/_state.py) and a
+    FlexSN core (neurons/flex.py)."""
+
+    def flex_core(self):
+        return functools.partial(
+            if_core,
+            spike_fn=surrogate_spike(self.surrogate_function),
+            v_threshold=float(self.v_threshold),
+            v_reset=None if self.v_reset is None else float(self.v_reset),
+            detach_reset=bool(self.detach_reset),
+        ), ()
 
 
 @NEURONS.register("if", paper="SEW", help="IF: V_th=1, hard reset to 0, reset detached (SEW ImageNet)")

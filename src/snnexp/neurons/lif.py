@@ -13,22 +13,66 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from spikingjelly.activation_based import neuron as sj_neuron
+from spikingjelly.activation_based.functional.neuron import lif_charge
 
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
+from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
 from snnexp.registry import NEURONS
 
 
-# spikingjelly's nodes with the membrane state in fp32 under AMP (neurons/_state.py)
-class LIFNode(Fp32State, sj_neuron.LIFNode):
-    pass
+def lif_core(x, v, *, tau: float, decay_input: bool, spike_fn, **rst):
+    """One LIF step as spikingjelly's reference: its own charge (SEW Eq. 5), fire, reset."""
+    h = lif_charge(x, v, tau, decay_input, rst["v_reset"])
+    d = h - rst["v_threshold"]
+    spike = spike_fn(d)
+    return spike, reset(h, spike, heaviside_value(d), **rst)
 
 
-class ParametricLIFNode(Fp32State, sj_neuron.ParametricLIFNode):
-    pass
+def plif_core(x, v, w, *, decay_input: bool, spike_fn, **rst):
+    """One PLIF step as spikingjelly's reference (``_ops/plif/reference.py``): 1/tau = sigmoid(w),
+    w a static input so that its gradient flows."""
+    q = w.sigmoid()
+    v_reset = 0.0 if rst["v_reset"] is None else rst["v_reset"]
+    h = v + (x - (v - v_reset)) * q if decay_input else v - (v - v_reset) * q + x
+    d = h - rst["v_threshold"]
+    spike = spike_fn(d)
+    return spike, reset(h, spike, heaviside_value(d), **rst)
+
+
+def _reset_constants(node) -> dict:
+    return dict(
+        v_threshold=float(node.v_threshold),
+        v_reset=None if node.v_reset is None else float(node.v_reset),
+        detach_reset=bool(node.detach_reset),
+    )
+
+
+# spikingjelly's nodes with the membrane state in fp32 under AMP (neurons/_state.py) and a
+# FlexSN core each (neurons/flex.py)
+class LIFNode(Fp32State, FlexScan, sj_neuron.LIFNode):
+    def flex_core(self):
+        return functools.partial(
+            lif_core,
+            tau=float(self.tau),
+            decay_input=bool(self.decay_input),
+            spike_fn=surrogate_spike(self.surrogate_function),
+            **_reset_constants(self),
+        ), ()
+
+
+class ParametricLIFNode(Fp32State, FlexScan, sj_neuron.ParametricLIFNode):
+    def flex_core(self):
+        return functools.partial(
+            plif_core,
+            decay_input=bool(self.decay_input),
+            spike_fn=surrogate_spike(self.surrogate_function),
+            **_reset_constants(self),
+        ), (self.w,)
 
 
 def _reset(v_reset: float | None) -> float | None:

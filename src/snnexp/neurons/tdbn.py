@@ -11,15 +11,30 @@ into > without touching the surrogate gradient.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from spikingjelly.activation_based.neuron import SimpleBaseNode
 
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
+from snnexp.neurons.flex import FlexScan, reset, surrogate_spike
 from snnexp.registry import NEURONS
 
 
-class TDBNLIFNode(Fp32State, SimpleBaseNode):  # fp32 membrane state under AMP
+def tdbn_core(x, v, *, tau_decay: float, strict: bool, spike_fn, v_threshold: float, detach_reset: bool):
+    """One step of the class below (charge, fire, SimpleBaseNode's hard reset to 0) as a pure
+    function for FlexSN (neurons/flex.py)."""
+    h = tau_decay * v + x
+    d = h - v_threshold
+    spike = spike_fn(d)
+    if strict:
+        spike = spike - (d == 0).to(spike)
+    value = (d > 0).to(d) if strict else (d >= 0).to(d)  # the spike without its graph
+    return spike, reset(h, spike, value, v_threshold=v_threshold, v_reset=0.0, detach_reset=detach_reset)
+
+
+class TDBNLIFNode(Fp32State, FlexScan, SimpleBaseNode):  # fp32 membrane state under AMP; FlexSN core
     def __init__(self, surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
         super().__init__(
             v_threshold=float(v_threshold),
@@ -41,6 +56,16 @@ class TDBNLIFNode(Fp32State, SimpleBaseNode):  # fp32 membrane state under AMP
         if self.strict:
             spike = spike - (x == 0).to(spike)  # u == V_th does not fire (Eq. 3: u > V_th)
         return spike
+
+    def flex_core(self):
+        return functools.partial(
+            tdbn_core,
+            tau_decay=self.tau_decay,
+            strict=bool(self.strict),
+            spike_fn=surrogate_spike(self.surrogate_function),
+            v_threshold=float(self.v_threshold),
+            detach_reset=bool(self.detach_reset),
+        ), ()
 
     def extra_repr(self) -> str:
         return (

@@ -1,0 +1,134 @@
+"""A FlexSN scan for the neurons spikingjelly has no fused kernel for (issue 13).
+
+spikingjelly 2.0 fuses multi-step IF/LIF/PLIF on CUDA only with its own surrogate classes.
+KEYS's triangle (peak 0.3, width U_th), TDBN's rectangle and LIF, and SEW's "Constant 1" run its
+Python loop over T instead. spikingjelly's ``FlexSN(core, num_states, static_inputs)`` turns a
+pure one-step function ``core(x, v, *static) -> (spike, v_next)`` into a Triton scan kernel on
+CUDA, with the backward kernel traced from the same function (``make_fx`` + AOT autograd). So
+each snnexp neuron class writes its charge / fire / reset once more as such a core
+(``flex_core``), with the same arithmetic in the same order as the loop it replaces, and this
+mixin runs it when ``flex_scan`` is set (engine/fastpath.py sets it from ``trainer.flexsn``).
+
+FlexSN's rules for a core, and how the cores here keep them:
+  - no captured tensors or modules: constants are floats bound with ``functools.partial``;
+    learnable values (PLIF's w) are static inputs, passed on every call;
+  - no ``.detach()`` (it silently breaks the trace): a detached spike is recomputed from a
+    comparison, ``(h - V_th >= 0)``, which has no graph and the same value as the Heaviside;
+  - the surrogate is its class's static ``spiking_function`` with its float parameters (an
+    ``autograd.Function.apply``, which the trace follows into its backward).
+On CPU FlexSN runs the same core in a Python loop (``_torch_scan``): no faster, but bitwise
+what the kernel computes, which is how the tests check the cores without a GPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+import torch
+from spikingjelly.activation_based.neuron.flexsn import FlexSN
+
+from snnexp.neurons._state import STATE_DTYPE, _fp32_state
+
+
+def surrogate_spike(surrogate) -> Callable:
+    """The surrogate module as a pure function x -> spike (its spiking_function, float params)."""
+    params = {k: float(v) for k, v in surrogate._sg_params.items()}
+    return functools.partial(type(surrogate).spiking_function, **params)
+
+
+def heaviside_value(d: torch.Tensor) -> torch.Tensor:
+    """The spike's value without its graph: ``spike.detach()`` for a core (FlexSN cannot trace
+    ``.detach()``). Heaviside(0) = 1 as in spikingjelly."""
+    return (d >= 0).to(d)
+
+
+def reset(h, spike, value, *, v_threshold: float, v_reset: float | None, detach_reset: bool):
+    """spikingjelly's voltage reset (``_ops/reset.py``), same operations in the same order:
+    soft ``h - s V_th``, hard ``s V_reset + (1 - s) h``, where ``s`` is ``value`` (the spike
+    without its graph) when detach_reset, else ``spike``."""
+    s = value if detach_reset else spike
+    if v_reset is None:
+        return h - s * v_threshold
+    return s * v_reset + (1.0 - s) * h
+
+
+def _frozen(value):
+    """A comparable description of a core (partials compare by identity, not by value)."""
+    if isinstance(value, functools.partial):
+        return (value.func, _frozen(value.args), _frozen(value.keywords))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (tuple, list)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class FlexScan:
+    """Mixin (before the spikingjelly class): run multi-step forward through a FlexSN scan of
+    ``self.flex_core()`` when ``self.flex_scan`` is set; otherwise the class's own path."""
+
+    flex_scan: bool = False
+
+    def flex_core(self) -> tuple[Callable, tuple[torch.Tensor, ...]]:
+        """(pure core ``core(x, v, *static) -> (spike, v_next)``, its static tensors)."""
+        raise NotImplementedError(f"{type(self).__name__} has no FlexSN core")
+
+    def _flexsn(self, core, statics) -> FlexSN:
+        """One FlexSN per layer (its Triton kernels are built once), rebuilt if a constant of the
+        core changed. Kept outside the module tree: it holds no parameter of its own."""
+        key = (_frozen(core), len(statics))
+        cached = self.__dict__.get("_flex_cache")
+        if cached is None or cached[0] != key:
+            placeholders = tuple(torch.zeros((), dtype=STATE_DTYPE) for _ in statics)  # arity only
+            cached = (key, FlexSN(core, num_states=1, static_inputs=placeholders))
+            self.__dict__["_flex_cache"] = cached
+        return cached[1]
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs):
+        if self.flex_scan and not getattr(self, "store_v_seq", False):
+            try:
+                return self._flex_forward(x_seq)
+            except Exception as e:  # noqa: BLE001 -- a kernel that fails to build: the loop instead
+                self.flex_scan = False  # the state is untouched: _flex_forward sets v last
+                why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                _warn_once(f"FlexSN scan of {type(self).__name__} failed ({why}); running its loop")
+        return super().multi_step_forward(x_seq, *args, **kwargs)
+
+    def _flex_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        core, statics = self.flex_core()
+        flex = self._flexsn(core, statics)
+        fill = self.v_reset if self.v_reset is not None else 0.0
+        v = _fp32_state(self.v, x_seq[0], fill)  # the membrane state in fp32 (neurons/_state.py)
+        x32 = x_seq.to(STATE_DTYPE)
+        if x_seq.is_cuda and torch.is_grad_enabled():
+            self._probe_backward(flex, x32, v, statics)
+        (spikes,), (v_next,) = flex.multi_step_functional_forward((x32,), (v,), static_inputs=statics)
+        self.v = v_next
+        return spikes if spikes.dtype == x_seq.dtype else spikes.to(x_seq.dtype)
+
+    def _probe_backward(self, flex: FlexSN, x32, v, statics) -> None:
+        """Triton compiles the backward kernel at its first launch, inside loss.backward(), where a
+        failure could no longer fall back. Run forward + backward once per input shape on detached
+        copies first, so that a kernel that does not build fails here, in the forward."""
+        probed = self.__dict__.setdefault("_flex_probed", set())
+        key = (tuple(x32.shape), x32.device)
+        if key in probed:
+            return
+        leaves = [x32.detach().requires_grad_(), *(s.detach().requires_grad_() for s in statics)]
+        with torch.enable_grad():
+            (spikes,), _ = flex.multi_step_functional_forward(
+                (leaves[0],), (v.detach(),), static_inputs=tuple(leaves[1:])
+            )
+            torch.autograd.grad(spikes.sum(), leaves)
+        probed.add(key)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"snnexp: warning: {message}", file=sys.stderr)
