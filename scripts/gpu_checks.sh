@@ -17,10 +17,13 @@ if [ -d .whl ]; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 $PY -c "import torch, spikingjelly, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
-STEPS=${STEPS:-tests check_paths bench_fastpath bench_dsr bench_memopt profile50 compile_paths}  # a subset: STEPS="tests bench_dsr"
+STEPS=${STEPS:-tests flexsn_paths check_paths bench_fastpath bench_dsr bench_memopt profile50 compile_paths}  # a subset: STEPS="tests bench_dsr"
 step() { local t=$1 name=$2; shift 2; [[ " $STEPS " == *" $name "* ]] || return 0; echo "=== $name (limit ${t}s)"; local s=$SECONDS
   timeout "$t" "$@" 2>&1 | tee "$OUT/$name.txt"; echo "=== $name: rc ${PIPESTATUS[0]}, $((SECONDS - s)) s"; }
-step ${T_TESTS:-120} tests $PY -m pytest -q -p no:cacheprovider -k cuda tests/test_fastpath.py tests/test_fast_surrogates.py
+step ${T_TESTS:-150} tests $PY -m pytest -q -p no:cacheprovider -k cuda tests/test_fastpath.py tests/test_fast_surrogates.py tests/test_flexsn.py
+# trainer.flexsn=true on every paper configuration: FlexSN's Triton scan ran (not its fallback), its
+# step time against the Python loop, the weight gradient against the loop's (not yet run on a GPU)
+step ${T_FLEXSN:-150} flexsn_paths $PY scripts/check_paths.py --device cuda --no-compile --flexsn
 step ${T_PATHS:-120} check_paths $PY scripts/check_paths.py --device cuda --no-compile
 step ${T_SPEED:-170} bench_fastpath $PY scripts/bench_fastpath.py --device cuda --warmup 3 --iters 15 --skip-memopt
 step ${T_DSR:-180} bench_dsr $PY scripts/bench_dsr.py --device cuda

@@ -230,27 +230,46 @@ def test_flexsn_takes_the_layers_spikingjelly_cannot_fuse_on_cuda_only():
     fastpath.require_fast(flexed[:3], device="cuda")  # a FlexSN scan is a fast path
 
 
+def test_eval_takes_the_flexsn_scan_on_cuda_when_the_run_config_asks():
+    model = torch.nn.Sequential(node("if", "atan"), node("tdbn_lif", "rect"))
+    on, off = cfg("trainer.flexsn=true"), cfg()
+    assert fastpath.flexsn_for_eval(on, model, torch.device("cuda")) == 1 and model[1].flex_scan
+    assert fastpath.flexsn_for_eval(on, model, torch.device("cpu")) == 0 and not model[1].flex_scan
+    assert fastpath.flexsn_for_eval(off, model, torch.device("cuda")) == 0
+
+
 @pytest.mark.parametrize(
-    "neuron, surrogate", [("tdbn_lif", "rect"), ("keys_lif", "triangle"), ("lif", "constant")]
+    "neuron, surrogate, memopt",
+    [
+        ("tdbn_lif", "rect", "none"),
+        ("keys_lif", "triangle", "none"),
+        ("lif", "constant", "none"),
+        ("tdbn_lif", "triangle", "compress"),
+    ],
 )
-def test_a_whole_model_trains_the_same_on_the_scan(neuron, surrogate):
+def test_a_whole_model_trains_the_same_on_the_scan(neuron, surrogate, memopt):
+    # memopt: checkpointing recomputes each block in backward, and stops a recomputation with an
+    # exception raised inside the neuron: the scan must let it through (and still match)
     from snnexp.build import build_model
+    from snnexp.engine import memopt as engine_memopt
 
     c = cfg(*FAST, f"neuron={neuron}", f"surrogate={surrogate}", "T=4")
     torch.manual_seed(0)
     model = build_model(c)
     x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
 
-    def grads():
-        model.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        functional.reset_net(model)
-        return [p.grad.clone() for p in model.parameters()]
+    def grads(m):
+        m.zero_grad()
+        torch.nn.functional.cross_entropy(m(x), y).backward()
+        functional.reset_net(m)
+        return [p.grad.clone() for p in m.parameters()]
 
-    ref = grads()
+    ref = grads(model)
+    engine_memopt.apply(model, memopt)
     rows = fastpath.layer_paths(model, device="cuda", dtype=torch.float32, compiled=False, flexsn=True)
     assert fastpath.use_flexsn(model, rows) > 0
-    got = grads()
+    got = grads(model)
+    assert all(m.flex_scan for m in model.modules() if isinstance(m, flex.FlexScan))  # no fallback
     assert all(torch.equal(a, b) for a, b in zip(got, ref, strict=True))
 
 

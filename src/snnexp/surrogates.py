@@ -8,7 +8,9 @@ spikingjelly's fused CUDA kernels accept only its own Sigmoid, ATan, PiecewiseQu
 PiecewiseExp, SoftSign, SuperSpike and Erf (exact class, float alpha): here ``atan``, ``sigmoid``
 and a ``triangle`` with alpha a power of two and width 1/alpha (built as PiecewiseQuadratic, the
 same bits). ``rect`` (a box), ``constant`` and KEYS's triangle (peak 0.3, width U_th) match none
-of them; their fast path is ``trainer.compile=true`` (engine/fastpath.py reports which applies).
+of them; their fast paths are ``trainer.flexsn=true`` (a FlexSN Triton scan of the neuron, which
+takes the surrogate's ``spiking_function`` as a pure function: neurons/flex.py) and
+``trainer.compile=true`` (engine/fastpath.py reports which applies).
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
 
     from snnexp.analysis.timesteps import FirstSteps
     from snnexp.data import build_data
+    from snnexp.engine import fastpath
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
     from snnexp.engine.trainer import evaluate
@@ -69,6 +70,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
     extra = {"folded": bool(cfg.get("fold") or ckpt.get("folded"))}
     if cfg.get("fold") and not ckpt.get("folded"):
         model, extra["norms_left"] = fold_for_eval(model, run_cfg, device)  # e.g. an identity shortcut's
+    fastpath.flexsn_for_eval(run_cfg, model, device)  # trainer.flexsn=true: FlexSN scans on CUDA
     if "loader" not in loaders:  # data do not depend on T (frames stay those of the checkpoint)
         train_loader, test_loader = build_data(run_cfg)
         loaders["loader"] = test_loader if cfg.split == "test" else train_loader

@@ -159,6 +159,15 @@ def use_flexsn(model: nn.Module, rows: list[LayerPath]) -> int:
     return n
 
 
+def flexsn_for_eval(cfg, model: nn.Module, device: torch.device) -> int:
+    """Evaluation (no AMP, no compile): trainer.flexsn's FlexSN scans on CUDA; the layer count."""
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    flexsn = bool(cfg.trainer.get("flexsn", False))
+    return use_flexsn(
+        model, layer_paths(model, device=kind, dtype=torch.float32, compiled=False, flexsn=flexsn)
+    )
+
+
 def amp_dtype(cfg, device: str) -> torch.dtype:
     """The dtype neurons see: the AMP dtype where trainer.amp applies (CUDA), else fp32."""
     if cfg.trainer.amp and device == "cuda":

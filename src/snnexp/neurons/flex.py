@@ -87,42 +87,53 @@ class FlexScan:
         return cached[1]
 
     def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs):
-        if self.flex_scan and not getattr(self, "store_v_seq", False):
-            try:
-                return self._flex_forward(x_seq)
-            except Exception as e:  # noqa: BLE001 -- a kernel that fails to build: the loop instead
-                self.flex_scan = False  # the state is untouched: _flex_forward sets v last
-                why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                _warn_once(f"FlexSN scan of {type(self).__name__} failed ({why}); running its loop")
-        return super().multi_step_forward(x_seq, *args, **kwargs)
-
-    def _flex_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if not self.flex_scan or getattr(self, "store_v_seq", False):
+            return super().multi_step_forward(x_seq, *args, **kwargs)
         core, statics = self.flex_core()
         flex = self._flexsn(core, statics)
+        if not self._flex_checked(flex, x_seq, statics):
+            return super().multi_step_forward(x_seq, *args, **kwargs)
         fill = self.v_reset if self.v_reset is not None else 0.0
         v = _fp32_state(self.v, x_seq[0], fill)  # the membrane state in fp32 (neurons/_state.py)
-        x32 = x_seq.to(STATE_DTYPE)
-        if x_seq.is_cuda and torch.is_grad_enabled():
-            self._probe_backward(flex, x32, v, statics)
-        (spikes,), (v_next,) = flex.multi_step_functional_forward((x32,), (v,), static_inputs=statics)
-        self.v = v_next
+        (spikes,), (self.v,) = flex.multi_step_functional_forward(
+            (x_seq.to(STATE_DTYPE),), (v,), static_inputs=statics
+        )
         return spikes if spikes.dtype == x_seq.dtype else spikes.to(x_seq.dtype)
 
-    def _probe_backward(self, flex: FlexSN, x32, v, statics) -> None:
-        """Triton compiles the backward kernel at its first launch, inside loss.backward(), where a
-        failure could no longer fall back. Run forward + backward once per input shape on detached
-        copies first, so that a kernel that does not build fails here, in the forward."""
-        probed = self.__dict__.setdefault("_flex_probed", set())
-        key = (tuple(x32.shape), x32.device)
-        if key in probed:
-            return
-        leaves = [x32.detach().requires_grad_(), *(s.detach().requires_grad_() for s in statics)]
-        with torch.enable_grad():
+    def _flex_checked(self, flex: FlexSN, x_seq: torch.Tensor, statics) -> bool:
+        """Before the first real call per input shape: run the scan once on detached copies, with
+        backward when grad is on, so that a kernel that does not build (Triton compiles at the
+        first launch, the backward kernel inside loss.backward() where nothing could fall back)
+        fails here. Then the layer falls back to its loop for good, with one warning. Only this
+        check is guarded: an exception in a real call is torch's own (e.g. checkpointing stopping
+        a recomputation) and must pass through."""
+        checked = self.__dict__.setdefault("_flex_checked_keys", set())
+        key = (tuple(x_seq.shape), x_seq.device, torch.is_grad_enabled())
+        if key in checked:
+            return True
+        try:
+            self._flex_probe(flex, x_seq, statics)
+        except Exception as e:  # noqa: BLE001 -- any failure to build or run: the loop instead
+            self.flex_scan = False
+            why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            _warn_once(f"FlexSN scan of {type(self).__name__} failed ({why}); running its loop")
+            return False
+        checked.add(key)
+        return True
+
+    @staticmethod
+    def _flex_probe(flex: FlexSN, x_seq: torch.Tensor, statics) -> None:
+        grad = torch.is_grad_enabled()
+        leaves = [x_seq.detach().to(STATE_DTYPE), *(s.detach() for s in statics)]
+        leaves = [t.requires_grad_(grad) for t in leaves]
+        v = torch.zeros_like(leaves[0][0])
+        # plain saved tensors: inside memopt's checkpointed block the probe is no part of the block
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
             (spikes,), _ = flex.multi_step_functional_forward(
-                (leaves[0],), (v.detach(),), static_inputs=tuple(leaves[1:])
+                (leaves[0],), (v,), static_inputs=tuple(leaves[1:])
             )
-            torch.autograd.grad(spikes.sum(), leaves)
-        probed.add(key)
+            if grad:
+                torch.autograd.grad(spikes.sum(), leaves)
 
 
 _WARNED: set[str] = set()
