@@ -128,22 +128,23 @@ def test_bf16_input_gives_bf16_spikes_and_an_fp32_membrane():
     assert_same(got, ref)
 
 
-def test_the_scan_is_built_once_and_rebuilt_when_a_constant_changes():
+def test_the_scan_is_built_once_and_anew_when_a_constant_changes():
     n = node("tdbn_lif", "rect")
     n.flex_scan = True
+    scans = lambda: list(n.__dict__["_flex_cache"].values())  # noqa: E731
     n(inputs())
-    first = n.__dict__["_flex_cache"][1]
+    (first,) = scans()
     functional.reset_net(n)
     n(inputs())
-    assert n.__dict__["_flex_cache"][1] is first
+    assert scans() == [first]
     n.v_threshold = 0.5
     functional.reset_net(n)
     s = n(inputs())
-    assert n.__dict__["_flex_cache"][1] is not first
+    assert len(scans()) == 2 and scans()[0] is first
     n.flex_scan = False
     functional.reset_net(n)
     assert torch.equal(s, n(inputs()))
-    assert "_flex_cache" not in n.state_dict() and not any("flex" in k for k in n.state_dict())
+    assert not any("flex" in k for k in n.state_dict())
 
 
 def test_a_scan_that_fails_falls_back_to_the_loop_with_one_warning(monkeypatch, capsys):
@@ -188,6 +189,9 @@ def interpreted(tmp_path_factory):
         for case in CASES
         for sg in NOT_FUSED
     }
+    cases |= {
+        f"{n}/{sg}": [f"neuron={n}", f"surrogate={sg}", *DSR_SMALL[n]] for n in DSR_SMALL for sg in NOT_FUSED
+    }
     torch.save({"x": x, "weights": weights, "cases": cases}, d / "in.pt")
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     script = Path(__file__).with_name("flex_triton.py")
@@ -217,17 +221,17 @@ def test_flexsn_takes_the_layers_spikingjelly_cannot_fuse_on_cuda_only():
     model.append(Parts(cfg("neuron=dsr_if")).neuron())
     paths = lambda **k: [r.path for r in fastpath.layer_paths(model, dtype=torch.float32, **k)]  # noqa: E731
     F, S, C, L = fastpath.FUSED, fastpath.FLEXSN, fastpath.COMPILED, fastpath.LOOP
-    assert paths(device="cuda", compiled=False, flexsn=True) == [F, S, S, L]  # DSR has no core
+    assert paths(device="cuda", compiled=False, flexsn=True) == [F, S, S, S]
     assert paths(device="cuda", compiled=True, flexsn=True) == [F, C, C, C]  # compile wins
     assert paths(device="cpu", compiled=False, flexsn=True) == [L, L, L, L]  # FlexSN on CPU: a loop
     rows = fastpath.layer_paths(model, device="cuda", dtype=torch.float32, compiled=False)
-    assert "trainer.flexsn=true" in rows[1].fix and "trainer.flexsn" not in rows[3].fix
+    assert all("trainer.flexsn=true" in r.fix for r in rows[1:])
     flexed = fastpath.layer_paths(model, device="cuda", dtype=torch.float32, compiled=False, flexsn=True)
-    assert fastpath.use_flexsn(model, flexed) == 2
-    assert [getattr(m, "flex_scan", None) for m in model] == [False, True, True, None]
-    with pytest.raises(Exception, match="DSRNode runs the Python loop"):
-        fastpath.require_fast(flexed, device="cuda")
-    fastpath.require_fast(flexed[:3], device="cuda")  # a FlexSN scan is a fast path
+    assert fastpath.use_flexsn(model, flexed) == 3
+    assert [m.flex_scan for m in model] == [False, True, True, True]
+    fastpath.require_fast(flexed, device="cuda")  # a FlexSN scan is a fast path
+    with pytest.raises(Exception, match="LIFNode runs the Python loop.*trainer.flexsn=true"):
+        fastpath.require_fast(rows, device="cuda")
 
 
 def test_eval_takes_the_flexsn_scan_on_cuda_when_the_run_config_asks():
@@ -287,6 +291,122 @@ def test_summary_shows_the_flexsn_scan_on_cuda(capsys):
     assert "IFNode x5 [Rect(alpha=1.0, spiking=True)]: FlexSN scan (surrogate Rect" in capsys.readouterr().out
 
 
+# ------------------------------------------------------------------------------ DSR neurons
+# thresholds small enough for the shared inputs to fire often (V_th = 6 would leave few spikes)
+DSR_SMALL = {"dsr_if": ("neuron.v_threshold=1.0",), "dsr_lif": ("neuron.v_threshold=0.05",)}
+
+
+def dsr_node(neuron: str, *extra: str):
+    n = Parts(cfg(f"neuron={neuron}", *DSR_SMALL[neuron], *extra)).neuron()
+    n.train()
+    return n
+
+
+def dsr_run(n, x: torch.Tensor, *, scan: bool):
+    """(out, v, dL/dx, dL/dV_th) of one simulation, L = sum(out * fixed weights)."""
+    functional.reset_net(n)
+    n.flex_scan, n.v_threshold.grad = scan, None
+    x = x.clone().requires_grad_()
+    out = n(x)
+    (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+    return out.detach(), n.v.detach(), x.grad, n.v_threshold.grad
+
+
+@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("grad", ["dsr", "surrogate"])
+def test_dsr_simulation_on_the_scan_equals_the_loop_bitwise(neuron, grad):
+    # grad=dsr: the scan replaces _DSRFunction's forward loop (its backward is Eq. 16-17, 19);
+    # grad=surrogate: BPTT through the scan, V_th a static input with its gradient
+    n = dsr_node(neuron, f"neuron.grad={grad}", "surrogate=triangle")
+    ref = dsr_run(n, inputs(), scan=False)
+    got = dsr_run(n, inputs(), scan=True)
+    assert ref[0].count_nonzero() > 20 and ref[2].abs().sum() > 0
+    for a, b in zip(got, ref, strict=True):
+        assert torch.equal(a, b), (a - b).abs().max()
+
+
+@pytest.mark.parametrize("neuron", DSR_SMALL)
+def test_dsr_record_pass_on_the_scan_equals_the_loop_and_the_one_pass_forward(neuron):
+    def record(scan: bool, chunks):
+        n = dsr_node(neuron)
+        n.flex_scan, n.dsr_phase = scan, "record"
+        with torch.no_grad():
+            out = torch.cat([n(c) for c in chunks])  # the sums carry over chunks (record_chunk)
+        return [out, n.v, *n.dsr_record, *n.dsr_sums[:2]]
+
+    x = inputs()
+    ref = record(False, [x])
+    for got in (record(True, [x]), record(True, [x[:3], x[3:]]), record(False, [x[:3], x[3:]])):
+        assert all(torch.equal(a, b) for a, b in zip(got, ref, strict=True))
+    assert torch.equal(ref[0], dsr_run(dsr_node(neuron), x, scan=False)[0])  # = _DSRFunction's
+
+
+def test_dsr_scan_is_for_fp32_only():
+    n = dsr_node("dsr_if")
+    model = torch.nn.Sequential(n)
+    for dtype, path in ((torch.float32, fastpath.FLEXSN), (torch.bfloat16, fastpath.LOOP)):
+        (row,) = fastpath.layer_paths(model, device="cuda", dtype=dtype, compiled=False, flexsn=True)
+        assert row.path == path
+    n.flex_scan = True
+    x = inputs().to(torch.bfloat16)
+    n(x)
+    assert "_flex_cache" not in n.__dict__  # the loop ran
+
+
+@needs_triton
+@pytest.mark.parametrize("surrogate", NOT_FUSED)
+@pytest.mark.parametrize("neuron", DSR_SMALL)
+def test_dsr_triton_kernels_equal_the_loops_in_the_interpreter(neuron, surrogate, interpreted):
+    x, results = interpreted
+    record, (out, gx, gstatic, v, out_nograd) = results[f"{neuron}/{surrogate}"]
+    n = dsr_node(neuron, f"surrogate={surrogate}")
+    n.dsr_phase = "record"
+    with torch.no_grad():
+        ref_out = n(x)
+    # the no-grad kernel returns the final static (V_th, carried as a state) too
+    assert all(torch.equal(a, b) for a, b in zip(record[:4], [ref_out, n.v, *n.dsr_sums[:2]], strict=True))
+    b = dsr_node(neuron, f"surrogate={surrogate}", "neuron.grad=surrogate")
+    ref = dsr_run(b, x, scan=False)
+    assert torch.equal(out, ref[0]) and torch.equal(out_nograd, ref[0]) and torch.equal(v, ref[1])
+    assert torch.equal(gx, ref[2])
+    torch.testing.assert_close(gstatic[0].reshape(()), ref[3], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("formulation", ["per_step", "flat"])
+@pytest.mark.parametrize("neuron", DSR_SMALL)
+def test_a_dsr_model_trains_the_same_on_the_scan(neuron, formulation):
+    import snnexp
+    from snnexp.methods.dsr import DSR
+
+    c = snnexp.compose(["data=digits", f"neuron={neuron}", "model.width=8", "T=6", "method=dsr"])
+    torch.manual_seed(0)
+    model = snnexp.build_model(c)
+    method = DSR(
+        formulation=formulation,
+        flat_bn="recorded",
+        record_chunk=0,
+        calibrate_thresholds=False,
+        threshold_percentile=99.9,
+    )
+    method.prepare(model)
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
+
+    def grads():
+        model.zero_grad()
+        out = method.flat_forward(model, model, x) if formulation == "flat" else model(x)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        functional.reset_net(model)
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    ref = grads()
+    model.load_state_dict(state)
+    rows = fastpath.layer_paths(model, device="cuda", dtype=torch.float32, compiled=False, flexsn=True)
+    assert fastpath.use_flexsn(model, rows) > 0
+    got = grads()
+    assert len(ref) > 5 and all(torch.equal(a, b) for a, b in zip(got, ref, strict=True))
+
+
 # ------------------------------------------------------------------------------ on a GPU
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("surrogate", NOT_FUSED)
@@ -295,8 +415,8 @@ def test_cuda_triton_scan_equals_the_loop(case, surrogate):
     n = node(case, surrogate).cuda()
     ref = run(n, inputs("cuda"), scan=False)
     got = run(n, inputs("cuda"), scan=True)
-    implementation = n.__dict__["_flex_cache"][1]._triton_capability
-    assert all(implementation.values()), "FlexSN fell back from its Triton kernel"
+    for scan in n.__dict__["_flex_cache"].values():
+        assert all(scan._triton_capability.values()), "FlexSN fell back from its Triton kernel"
     assert torch.equal(got[0], ref[0])  # spikes; gradients to rounding (the GPU may fuse mul-adds)
     for a, b in zip([got[1], got[2], *got[3]], [ref[1], ref[2], *ref[3]], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

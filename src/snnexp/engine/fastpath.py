@@ -131,7 +131,7 @@ def _path(name, sg, node, count, *, device, dtype, compiled, flexsn) -> LayerPat
     reason, fix = why_not_fused(node, dtype)
     if device == "cpu":  # the registered CPU op is a Python loop too, and so is FlexSN's CPU scan
         reason, fix = "no fused kernels on CPU", "trainer.compile=true"
-    has_core = isinstance(node, FlexScan)
+    has_core = isinstance(node, FlexScan) and node.flex_supports(dtype)
     if not reason:
         path = FUSED
     elif compiled:

@@ -49,12 +49,17 @@ keeps only I_hat and r = representation(out), both [B, ...]; ``replay`` takes th
 pass's input [1, B, ...], returns the recorded r and back-propagates the same Eq. 16-17/19 map
 as above, with the mask of the recorded I_hat (:class:`_ReplayFunction`).
 
+On CUDA with ``trainer.flexsn=true`` the fp32 simulations (grad=dsr's forward, the record pass
+with its sums, grad=surrogate's BPTT) run as FlexSN scans of :func:`dsr_core` /
+:func:`dsr_surrogate_core`, the same arithmetic in the same order (neurons/flex.py).
+
 The L2 regularisation of the thresholds (DSR Sec. 4) is the optimizer's weight decay on the
 ``v_threshold`` parameters (the authors' code applies wd 5e-4 to all parameters).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -62,6 +67,7 @@ from spikingjelly.activation_based import base
 from torch import nn
 
 from snnexp.errors import ConfigError
+from snnexp.neurons.flex import FlexScan, heaviside_value, surrogate_spike
 from snnexp.registry import NEURONS
 
 GRAD_MODES = ("dsr", "surrogate")
@@ -72,18 +78,22 @@ class _DSRFunction(torch.autograd.Function):
     """Simulate T steps forward; differentiate through the spike representation backward."""
 
     @staticmethod
-    def forward(ctx, x_seq, v_th, v0, decay, gain, out_scale, alpha, k, grad_scale):
-        v = v0
-        outs = []
-        for t in range(x_seq.shape[0]):
-            u = decay * v + gain * x_seq[t]
-            s = (u >= alpha * v_th).to(x_seq.dtype)
-            v = u - v_th * s
-            outs.append(v_th * s * out_scale)
+    def forward(ctx, x_seq, v_th, v0, decay, gain, out_scale, alpha, k, grad_scale, scan):
+        ran = scan(x_seq, v_th, v0) if scan is not None else None  # the FlexSN scan, when on
+        if ran is not None:
+            out, v = ran
+        else:
+            v, outs = v0, []
+            for t in range(x_seq.shape[0]):
+                u = decay * v + gain * x_seq[t]
+                s = (u >= alpha * v_th).to(x_seq.dtype)
+                v = u - v_th * s
+                outs.append(v_th * s * out_scale)
+            out = torch.stack(outs)
         ctx.save_for_backward(x_seq, v_th)
         ctx.decay, ctx.out_scale, ctx.k, ctx.grad_scale = decay, out_scale, k, grad_scale
         ctx.mark_non_differentiable(v)
-        return torch.stack(outs), v
+        return out, v
 
     @staticmethod
     def backward(ctx, grad_out, grad_v):
@@ -101,7 +111,7 @@ class _DSRFunction(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             g_th = (g_o * (z > bound).to(g_o.dtype)).sum() * ctx.out_scale * ctx.grad_scale
             g_th = g_th.to(v_th.dtype).reshape(v_th.shape)
-        return g_x, g_th, None, None, None, None, None, None, None
+        return g_x, g_th, None, None, None, None, None, None, None, None
 
 
 class _ReplayFunction(torch.autograd.Function):
@@ -141,8 +151,26 @@ def _time_weights(T: int, decay: float, like: torch.Tensor) -> torch.Tensor:
     return w.view(T, *([1] * (like.dim() - 1)))
 
 
-class DSRNode(base.MemoryModule):
-    """DSR IF (``tau=None``) or LIF neuron; see the module docstring."""
+def dsr_core(x, v, i_sum, r_sum, v_th, *, decay: float, gain: float, alpha: float, out_scale: float):
+    """One simulated step (Eq. 3a-3c, 20) and the record pass's Horner sums of the input and the
+    output, as _DSRFunction.forward and DSRNode._record compute them: a FlexSN core."""
+    u = decay * v + gain * x
+    s = (u >= alpha * v_th).to(u)
+    out = v_th * s * out_scale
+    return out, u - v_th * s, i_sum * decay + x, r_sum * decay + out
+
+
+def dsr_surrogate_core(x, v, v_th, *, decay, gain, alpha, out_scale, spike_fn, detach_reset: bool):
+    """One step of ``grad: surrogate`` (BPTT), as DSRNode.multi_step_forward's loop: a FlexSN core."""
+    u = decay * v + gain * x
+    d = u - alpha * v_th
+    s = spike_fn(d)
+    return v_th * s * out_scale, u - v_th * (heaviside_value(d) if detach_reset else s)
+
+
+class DSRNode(FlexScan, base.MemoryModule):
+    """DSR IF (``tau=None``) or LIF neuron; see the module docstring. With ``flex_scan`` (set by
+    trainer.flexsn on CUDA) its fp32 simulations run as FlexSN scans of the cores above."""
 
     def __init__(
         self,
@@ -255,7 +283,10 @@ class DSRNode(base.MemoryModule):
                 self.alpha,
                 self.slope,
                 self.grad_scale,
+                self._scan_out_and_v if self.flex_scan else None,
             )
+        elif (ran := self._surrogate_scan(x_seq, v_th, v)) is not None:
+            (out,), (v,) = ran
         else:
             outs = []
             for t in range(x_seq.shape[0]):
@@ -276,25 +307,59 @@ class DSRNode(base.MemoryModule):
         acc = lambda acc + x[n]), so that the transient memory is the input and the output only.
         The sums carry over calls until a reset: a streamed record pass (method.record_chunk)
         feeds the T steps a chunk at a time."""
-        out = torch.empty_like(x_seq)
         if self.dsr_sums is None:
             i_acc, r_acc, steps = torch.zeros_like(v), torch.zeros_like(v), 0
         else:
             i_acc, r_acc, steps = self.dsr_sums
-        fire, spike = self.alpha * v_th, v_th * self.out_scale
-        for t in range(x_seq.shape[0]):
-            v.mul_(self.decay).add_(x_seq[t], alpha=self.gain)
-            torch.ge(v, fire, out=out[t])  # s[n] as 0/1, then the weighted spike V_th s (/dt)
-            v.sub_(out[t] * v_th)
-            out[t].mul_(spike)
-            i_acc.mul_(self.decay).add_(x_seq[t])
-            r_acc.mul_(self.decay).add_(out[t])
+        ran = self._scan(x_seq, v_th, v, i_acc, r_acc)
+        if ran is not None:
+            (out,), (v, i_acc, r_acc) = ran
+        else:
+            out = torch.empty_like(x_seq)
+            fire, spike = self.alpha * v_th, v_th * self.out_scale
+            for t in range(x_seq.shape[0]):
+                # decay v + gain x, as _DSRFunction and dsr_core (bit for bit; add_'s alpha= rounds once)
+                v.mul_(self.decay).add_(x_seq[t] if self.gain == 1.0 else self.gain * x_seq[t])
+                torch.ge(v, fire, out=out[t])  # s[n] as 0/1, then the weighted spike V_th s (/dt)
+                v.sub_(out[t] * v_th)
+                out[t].mul_(spike)
+                i_acc.mul_(self.decay).add_(x_seq[t])
+                r_acc.mul_(self.decay).add_(out[t])
         steps += x_seq.shape[0]
         norm = sum(self.decay**n for n in range(steps))
         self.v = v
         self.dsr_sums = (i_acc, r_acc, steps)
         self.dsr_record = (i_acc / norm, r_acc / norm)
         return out
+
+    # ---------------------------------------------------------------- FlexSN scans (neurons/flex.py)
+    def flex_supports(self, dtype: torch.dtype) -> bool:
+        return dtype == torch.float32  # under AMP the loops mix dtypes (bf16 x, fp32 V_th)
+
+    def _constants(self) -> dict:
+        return dict(decay=self.decay, gain=self.gain, alpha=self.alpha, out_scale=self.out_scale)
+
+    def _scan(self, x_seq, v_th, v, i_sum, r_sum):
+        """dsr_core over x_seq: ((out,), (v, i_sum, r_sum)), or None to run the loop."""
+        if not self.flex_scan or not all(t.dtype == torch.float32 for t in (x_seq, v_th, v)):
+            return None
+        core = functools.partial(dsr_core, **self._constants())
+        return self.flex_run(core, (v_th,), x_seq, (v, i_sum, r_sum))
+
+    def _scan_out_and_v(self, x_seq, v_th, v):
+        ran = self._scan(x_seq, v_th, v, torch.zeros_like(v), torch.zeros_like(v))
+        return None if ran is None else (ran[0][0], ran[1][0])
+
+    def _surrogate_scan(self, x_seq, v_th, v):
+        if not self.flex_scan or not all(t.dtype == torch.float32 for t in (x_seq, v_th, v)):
+            return None
+        core = functools.partial(
+            dsr_surrogate_core,
+            spike_fn=surrogate_spike(self.surrogate_function),
+            detach_reset=bool(self.detach_reset),
+            **self._constants(),
+        )
+        return self.flex_run(core, (v_th,), x_seq, (v,))
 
     def _replay(self, x_seq: torch.Tensor) -> torch.Tensor:
         if self.dsr_record is None or x_seq.shape[0] != 1:

@@ -71,34 +71,43 @@ class FlexScan:
 
     flex_scan: bool = False
 
+    def flex_supports(self, dtype: torch.dtype) -> bool:
+        """Whether the scan takes inputs of ``dtype`` (the AMP dtype under trainer.amp)."""
+        return True
+
     def flex_core(self) -> tuple[Callable, tuple[torch.Tensor, ...]]:
         """(pure core ``core(x, v, *static) -> (spike, v_next)``, its static tensors)."""
         raise NotImplementedError(f"{type(self).__name__} has no FlexSN core")
-
-    def _flexsn(self, core, statics) -> FlexSN:
-        """One FlexSN per layer (its Triton kernels are built once), rebuilt if a constant of the
-        core changed. Kept outside the module tree: it holds no parameter of its own."""
-        key = (_frozen(core), len(statics))
-        cached = self.__dict__.get("_flex_cache")
-        if cached is None or cached[0] != key:
-            placeholders = tuple(torch.zeros((), dtype=STATE_DTYPE) for _ in statics)  # arity only
-            cached = (key, FlexSN(core, num_states=1, static_inputs=placeholders))
-            self.__dict__["_flex_cache"] = cached
-        return cached[1]
 
     def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs):
         if not self.flex_scan or getattr(self, "store_v_seq", False):
             return super().multi_step_forward(x_seq, *args, **kwargs)
         core, statics = self.flex_core()
-        flex = self._flexsn(core, statics)
-        if not self._flex_checked(flex, x_seq, statics):
-            return super().multi_step_forward(x_seq, *args, **kwargs)
         fill = self.v_reset if self.v_reset is not None else 0.0
         v = _fp32_state(self.v, x_seq[0], fill)  # the membrane state in fp32 (neurons/_state.py)
-        (spikes,), (self.v,) = flex.multi_step_functional_forward(
-            (x_seq.to(STATE_DTYPE),), (v,), static_inputs=statics
-        )
+        ran = self.flex_run(core, statics, x_seq.to(STATE_DTYPE), (v,))
+        if ran is None:
+            return super().multi_step_forward(x_seq, *args, **kwargs)
+        (spikes,), (self.v,) = ran
         return spikes if spikes.dtype == x_seq.dtype else spikes.to(x_seq.dtype)
+
+    def flex_run(self, core, statics: tuple, x_seq: torch.Tensor, states: tuple):
+        """The FlexSN scan of ``core`` over ``x_seq`` from ``states``: (outputs, final states), or
+        None when it cannot run here (then the caller runs its own loop)."""
+        flex = self._flexsn(core, len(statics), len(states))
+        if not self._flex_checked(flex, x_seq, statics):
+            return None
+        return flex.multi_step_functional_forward((x_seq,), states, static_inputs=statics)
+
+    def _flexsn(self, core, num_statics: int, num_states: int) -> FlexSN:
+        """One FlexSN per core of the layer (its Triton kernels are built once), a new one when a
+        constant of the core changed. Kept outside the module tree: it holds no parameter."""
+        cache = self.__dict__.setdefault("_flex_cache", {})
+        key = (_frozen(core), num_statics, num_states)
+        if key not in cache:
+            placeholders = tuple(torch.zeros((), dtype=STATE_DTYPE) for _ in range(num_statics))  # arity
+            cache[key] = FlexSN(core, num_states=num_states, static_inputs=placeholders)
+        return cache[key]
 
     def _flex_checked(self, flex: FlexSN, x_seq: torch.Tensor, statics) -> bool:
         """Before the first real call per input shape: run the scan once on detached copies, with
@@ -108,11 +117,11 @@ class FlexScan:
         check is guarded: an exception in a real call is torch's own (e.g. checkpointing stopping
         a recomputation) and must pass through."""
         checked = self.__dict__.setdefault("_flex_checked_keys", set())
-        key = (tuple(x_seq.shape), x_seq.device, torch.is_grad_enabled())
+        key = (id(flex), tuple(x_seq.shape), x_seq.device, torch.is_grad_enabled())
         if key in checked:
             return True
         try:
-            self._flex_probe(flex, x_seq, statics)
+            _probe(flex, x_seq, statics)
         except Exception as e:  # noqa: BLE001 -- any failure to build or run: the loop instead
             self.flex_scan = False
             why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
@@ -121,19 +130,16 @@ class FlexScan:
         checked.add(key)
         return True
 
-    @staticmethod
-    def _flex_probe(flex: FlexSN, x_seq: torch.Tensor, statics) -> None:
-        grad = torch.is_grad_enabled()
-        leaves = [x_seq.detach().to(STATE_DTYPE), *(s.detach() for s in statics)]
-        leaves = [t.requires_grad_(grad) for t in leaves]
-        v = torch.zeros_like(leaves[0][0])
-        # plain saved tensors: inside memopt's checkpointed block the probe is no part of the block
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-            (spikes,), _ = flex.multi_step_functional_forward(
-                (leaves[0],), (v,), static_inputs=tuple(leaves[1:])
-            )
-            if grad:
-                torch.autograd.grad(spikes.sum(), leaves)
+
+def _probe(flex: FlexSN, x_seq: torch.Tensor, statics) -> None:
+    grad = torch.is_grad_enabled()
+    leaves = [t.detach().requires_grad_(grad) for t in (x_seq, *statics)]
+    states = tuple(torch.zeros_like(x_seq[0]) for _ in range(flex.num_states))
+    # plain saved tensors: inside memopt's checkpointed block the probe is no part of the block
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        outputs, _ = flex.multi_step_functional_forward((leaves[0],), states, static_inputs=tuple(leaves[1:]))
+        if grad:
+            torch.autograd.grad(outputs[0].sum(), leaves)
 
 
 _WARNED: set[str] = set()
