@@ -1,8 +1,9 @@
 """Benchmark (issue 13): the neurons' paths for SEW-ResNet-18, side by side with the ANN.
 
-1. One training step (forward + backward + SGD) of SEW-ResNet-18 eager and compiled
-   (``torch.compile``, Inductor) against torchvision's ResNet-18 eager and compiled at batch T*B
-   (the same conv work), with the SNN/ANN ratios. On CUDA, "eager" is spikingjelly's fused kernel
+1. One training step (forward + backward + SGD) of SEW-ResNet-18 eager, compiled (``torch.compile``,
+   Inductor) and with only its neurons compiled (trainer.compile_scope=neurons) against
+   torchvision's ResNet-18 eager and compiled at batch T*B (the same conv work), with the SNN/ANN
+   ratios. On CUDA, "eager" is spikingjelly's fused kernel
    where engine/fastpath.py says so (printed).
 2. ``trainer.memopt`` (none / checkpoint / compress) at T=4 and T=16: step time and memory
    (peak bytes allocated during a step over those held before it: CUDA's allocator statistics, or
@@ -72,7 +73,9 @@ class Variant:
         torch.manual_seed(0)
         self.label, self.snn, self.device = label, snn, device
         self.model = model.to(device)
-        self.net = CompiledOrEager(self.model) if compiled else self.model
+        # compiled: False, True (the whole net) or "neurons" (trainer.compile_scope=neurons)
+        scope = "neurons" if compiled == "neurons" else "model"
+        self.net = CompiledOrEager(self.model, scope=scope) if compiled else self.model
         g = torch.Generator().manual_seed(1)
         size = size or args.size
         self.x = torch.rand(n, 3, size, size, generator=g).to(device)
@@ -133,6 +136,8 @@ def speed_table(args, device) -> None:
         vs.append(Variant("SEW-ResNet-18 compiled", snn_c, args.batch, args, device, compiled=True))
         ann_c = build_ann()
         vs.append(Variant("ANN ResNet-18 compiled", ann_c, ann_n, args, device, compiled=True, snn=False))
+        snn_n = build_snn(args, args.T)
+        vs.append(Variant("SEW-ResNet-18 neurons comp.", snn_n, args.batch, args, device, compiled="neurons"))
     alternate(vs, args.warmup, args.iters)
     print(f"  {'variant':28s} {'median ms':>10s} {'min ms':>9s}")
     for v in vs:
@@ -145,7 +150,9 @@ def speed_table(args, device) -> None:
         print(f"  SNN compiled/eager speed-up: {t['SEW-ResNet-18 eager'] / t['SEW-ResNet-18 compiled']:5.2f}")
         # the issue's goal (<= 1.05 on CPU at T=4) for each side at its fastest, too: compiling
         # does not always speed the ANN up on CPU, and a user runs whichever is faster
-        best = min(t["SEW-ResNet-18 eager"], t["SEW-ResNet-18 compiled"])
+        n = t["SEW-ResNet-18 neurons comp."]
+        print(f"  SNN (neurons compiled)/ANN eager: {n / t['ANN ResNet-18 eager']:5.2f}")
+        best = min(t["SEW-ResNet-18 eager"], t["SEW-ResNet-18 compiled"], n)
         best_ann = min(t["ANN ResNet-18 eager"], t["ANN ResNet-18 compiled"])
         print(f"  SNN/ANN, each at its fastest: {best / best_ann:5.2f}")
 

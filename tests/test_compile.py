@@ -95,6 +95,31 @@ def test_a_compile_failure_runs_eager_with_one_warning(monkeypatch, capsys):
     assert list(wrapped.state_dict()) == ["net." + k for k in net.state_dict()]  # no second copy
 
 
+def test_neuron_scope_compiles_the_neurons_in_place_with_the_eager_results():
+    net = tiny_net("keys_lif", "triangle")
+    x = torch.rand(5, 3, 6)
+    eager = run(net, net, x)
+    keys = list(net.state_dict())
+    wrapped = fastpath.CompiledOrEager(net, backend="aot_eager", scope="neurons")
+    assert_same(run(net, wrapped, x), eager)
+    assert [m._compiled_call_impl is not None for m in net] == [False, True, False, True]
+    assert wrapped.failed is None and list(net.state_dict()) == keys  # no "_orig_mod." in checkpoints
+
+
+def test_a_neuron_scope_compile_failure_runs_eager_with_one_warning(monkeypatch, capsys):
+    def broken(*a, **k):
+        raise RuntimeError("dynamo assertion")
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **k: broken)
+    net = tiny_net("if", "atan")
+    x = torch.rand(5, 3, 6)
+    eager = run(net, net, x)
+    wrapped = fastpath.CompiledOrEager(net, scope="neurons")
+    assert_same(run(net, wrapped, x), eager)
+    assert all(m._compiled_call_impl is None for m in net)  # undone: the neurons run eager again
+    assert capsys.readouterr().err.count("torch.compile failed (RuntimeError: dynamo assertion)") == 1
+
+
 def test_a_second_model_compiles_in_the_same_process():
     for neuron, surrogate in [("if", "constant"), ("keys_lif", "triangle")]:
         net = tiny_net(neuron, surrogate)
@@ -115,3 +140,5 @@ def test_compiled_training_runs_evaluates_and_resumes(tmp_path):
     plif = cfg(*FAST, "trainer.compile=true", "neuron=plif", "trainer.epochs=1")
     other = snnexp.train(plif, run_dir=tmp_path / "b")
     assert other["status"] == "finished"
+    neurons = cfg(*FAST, "trainer.compile=true", "trainer.compile_scope=neurons", "trainer.epochs=1")
+    assert snnexp.train(neurons, run_dir=tmp_path / "c")["status"] == "finished"

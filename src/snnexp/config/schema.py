@@ -156,6 +156,7 @@ class TrainerConfig:
     progress: bool = True
     drop_last: bool = True  # drop the last partial training batch of each epoch
     compile: bool = False
+    compile_scope: str = rng("model", choices=("model", "neurons"))  # engine/fastpath.py CompiledOrEager
     flexsn: bool = False  # CUDA: neurons without a fused kernel run a FlexSN Triton scan (neurons/flex.py)
     require_fast_path: bool = False  # true: a neuron layer left on the Python loop is an error
     memopt: str = rng("none", choices=("none", "checkpoint", "compress"))  # engine/memopt.py

@@ -229,15 +229,24 @@ def report(cfg, model: torch.nn.Module, device: torch.device, *, compiled: bool,
 class CompiledOrEager(nn.Module):
     """``torch.compile(net)`` that falls back to eager ``net`` for good, with one warning, when
     compiling fails (no C compiler, an op Inductor cannot lower, a dynamo assertion): compiling
-    is an optimisation and must never end a run. Parameters and state_dict are ``net``'s."""
+    is an optimisation and must never end a run. Parameters and state_dict are ``net``'s.
 
-    def __init__(self, net: nn.Module, *, backend: str = "inductor"):
+    ``scope="neurons"`` (trainer.compile_scope) compiles only the neuron layers, each in place
+    (``Module.compile``), and leaves convolutions and norms to eager: on CPU Inductor's conv/BN
+    step is slower than eager's (ResNet-18: x0.89), so compiling the loops over T alone is the
+    faster CPU path at small T (scripts/bench_fastpath.py)."""
+
+    def __init__(self, net: nn.Module, *, backend: str = "inductor", scope: str = "model"):
         super().__init__()
         self.net = net
         self.failed: str | None = None
         # a second model in one process can hit a dynamo assertion on the first one's caches
         torch._dynamo.reset()
-        object.__setattr__(self, "compiled", torch.compile(net, backend=backend))  # not a second submodule
+        self._neurons = [m for m in net.modules() if is_neuron(m)] if scope == "neurons" else []
+        for m in self._neurons:
+            m.compile(backend=backend)
+        compiled = net if scope == "neurons" else torch.compile(net, backend=backend)
+        object.__setattr__(self, "compiled", compiled)  # not a second submodule
 
     def forward(self, *args, **kwargs):
         if self.failed is None:
@@ -249,6 +258,8 @@ class CompiledOrEager(nn.Module):
                 print(msg, file=sys.stderr)
                 from spikingjelly.activation_based import functional
 
+                for m in self._neurons:
+                    m._compiled_call_impl = None  # Module.compile undone
                 functional.reset_net(self.net)  # a partly run compiled forward left neuron state
         return self.net(*args, **kwargs)
 
@@ -263,4 +274,5 @@ def prepare(cfg, net: nn.Module, model: nn.Module, device: torch.device, *, show
     rows = report(cfg, model, device, compiled=compiled, show=show)
     use_flexsn(model, rows)
     memopt.apply(model, str(cfg.trainer.get("memopt", "none")))
-    return CompiledOrEager(net) if compiled else net
+    scope = str(cfg.trainer.get("compile_scope", "model"))
+    return CompiledOrEager(net, scope=scope) if compiled else net
