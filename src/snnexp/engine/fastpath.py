@@ -232,8 +232,8 @@ class CompiledOrEager(nn.Module):
     is an optimisation and must never end a run. Parameters and state_dict are ``net``'s.
 
     ``scope="neurons"`` (trainer.compile_scope) compiles only the neuron layers, each in place
-    (``Module.compile``), and leaves convolutions and norms to eager: on CPU Inductor's conv/BN
-    step is slower than eager's (ResNet-18: x0.89), so compiling the loops over T alone is the
+    (``Module.compile``), and leaves convolutions and norms to eager: on CPU a compiled ResNet-18
+    step takes 1.07-1.12x the eager one (2 cores), so compiling the loops over T alone is the
     faster CPU path at small T (scripts/bench_fastpath.py)."""
 
     def __init__(self, net: nn.Module, *, backend: str = "inductor", scope: str = "model"):

@@ -339,9 +339,12 @@ class DSRNode(FlexScan, base.MemoryModule):
     def _constants(self) -> dict:
         return dict(decay=self.decay, gain=self.gain, alpha=self.alpha, out_scale=self.out_scale)
 
+    def _scannable(self, *tensors: torch.Tensor) -> bool:
+        return self.flex_scan and all(t.dtype == torch.float32 for t in tensors)
+
     def _scan(self, x_seq, v_th, v, i_sum, r_sum):
         """dsr_core over x_seq: ((out,), (v, i_sum, r_sum)), or None to run the loop."""
-        if not self.flex_scan or not all(t.dtype == torch.float32 for t in (x_seq, v_th, v)):
+        if not self._scannable(x_seq, v_th, v):
             return None
         core = functools.partial(dsr_core, **self._constants())
         return self.flex_run(core, (v_th,), x_seq, (v, i_sum, r_sum))
@@ -351,7 +354,8 @@ class DSRNode(FlexScan, base.MemoryModule):
         return None if ran is None else (ran[0][0], ran[1][0])
 
     def _surrogate_scan(self, x_seq, v_th, v):
-        if not self.flex_scan or not all(t.dtype == torch.float32 for t in (x_seq, v_th, v)):
+        """dsr_surrogate_core over x_seq: ((out,), (v,)), or None to run the loop."""
+        if not self._scannable(x_seq, v_th, v):
             return None
         core = functools.partial(
             dsr_surrogate_core,

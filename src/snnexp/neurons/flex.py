@@ -54,6 +54,15 @@ def reset(h, spike, value, *, v_threshold: float, v_reset: float | None, detach_
     return s * v_reset + (1.0 - s) * h
 
 
+def reset_constants(node) -> dict:
+    """The float constants of :func:`reset` from a spikingjelly node."""
+    return dict(
+        v_threshold=float(node.v_threshold),
+        v_reset=None if node.v_reset is None else float(node.v_reset),
+        detach_reset=bool(node.detach_reset),
+    )
+
+
 def _frozen(value):
     """A comparable description of a core (partials compare by identity, not by value)."""
     if isinstance(value, functools.partial):

@@ -7,18 +7,16 @@ import functools
 from spikingjelly.activation_based import neuron as sj_neuron
 
 from snnexp.neurons._state import Fp32State
-from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
+from snnexp.neurons.flex import FlexScan, heaviside_value, reset, reset_constants, surrogate_spike
 from snnexp.registry import NEURONS
 
 
-def if_core(x, v, *, spike_fn, v_threshold: float, v_reset: float | None, detach_reset: bool):
+def if_core(x, v, *, spike_fn, **rst):
     """One IF step as spikingjelly's reference (``_ops/if_/reference.py``): H = V + X."""
     h = v + x
-    d = h - v_threshold
+    d = h - rst["v_threshold"]
     spike = spike_fn(d)
-    return spike, reset(
-        h, spike, heaviside_value(d), v_threshold=v_threshold, v_reset=v_reset, detach_reset=detach_reset
-    )
+    return spike, reset(h, spike, heaviside_value(d), **rst)
 
 
 class IFNode(Fp32State, FlexScan, sj_neuron.IFNode):
@@ -27,11 +25,7 @@ class IFNode(Fp32State, FlexScan, sj_neuron.IFNode):
 
     def flex_core(self):
         return functools.partial(
-            if_core,
-            spike_fn=surrogate_spike(self.surrogate_function),
-            v_threshold=float(self.v_threshold),
-            v_reset=None if self.v_reset is None else float(self.v_reset),
-            detach_reset=bool(self.detach_reset),
+            if_core, spike_fn=surrogate_spike(self.surrogate_function), **reset_constants(self)
         ), ()
 
 

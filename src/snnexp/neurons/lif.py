@@ -21,7 +21,7 @@ from spikingjelly.activation_based.functional.neuron import lif_charge
 
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
-from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
+from snnexp.neurons.flex import FlexScan, heaviside_value, reset, reset_constants, surrogate_spike
 from snnexp.registry import NEURONS
 
 
@@ -44,14 +44,6 @@ def plif_core(x, v, w, *, decay_input: bool, spike_fn, **rst):
     return spike, reset(h, spike, heaviside_value(d), **rst)
 
 
-def _reset_constants(node) -> dict:
-    return dict(
-        v_threshold=float(node.v_threshold),
-        v_reset=None if node.v_reset is None else float(node.v_reset),
-        detach_reset=bool(node.detach_reset),
-    )
-
-
 # spikingjelly's nodes with the membrane state in fp32 under AMP (neurons/_state.py) and a
 # FlexSN core each (neurons/flex.py)
 class LIFNode(Fp32State, FlexScan, sj_neuron.LIFNode):
@@ -61,7 +53,7 @@ class LIFNode(Fp32State, FlexScan, sj_neuron.LIFNode):
             tau=float(self.tau),
             decay_input=bool(self.decay_input),
             spike_fn=surrogate_spike(self.surrogate_function),
-            **_reset_constants(self),
+            **reset_constants(self),
         ), ()
 
 
@@ -71,7 +63,7 @@ class ParametricLIFNode(Fp32State, FlexScan, sj_neuron.ParametricLIFNode):
             plif_core,
             decay_input=bool(self.decay_input),
             spike_fn=surrogate_spike(self.surrogate_function),
-            **_reset_constants(self),
+            **reset_constants(self),
         ), (self.w,)
 
 

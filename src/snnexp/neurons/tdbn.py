@@ -18,7 +18,7 @@ from spikingjelly.activation_based.neuron import SimpleBaseNode
 
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
-from snnexp.neurons.flex import FlexScan, reset, surrogate_spike
+from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
 from snnexp.registry import NEURONS
 
 
@@ -30,7 +30,7 @@ def tdbn_core(x, v, *, tau_decay: float, strict: bool, spike_fn, v_threshold: fl
     spike = spike_fn(d)
     if strict:
         spike = spike - (d == 0).to(spike)
-    value = (d > 0).to(d) if strict else (d >= 0).to(d)  # the spike without its graph
+    value = (d > 0).to(d) if strict else heaviside_value(d)  # the spike without its graph
     return spike, reset(h, spike, value, v_threshold=v_threshold, v_reset=0.0, detach_reset=detach_reset)
 
 
