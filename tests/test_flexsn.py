@@ -44,7 +44,6 @@ CASES = {
     "tdbn_lif-ge-detached": ("neuron.strict=false", "neuron.detach_reset=true"),
 }
 NOT_FUSED = ["rect", "triangle", "constant"]  # at their YAML values (KEYS's triangle: 0.3, width 1)
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @functools.cache
@@ -308,7 +307,7 @@ def dsr_run(n, x: torch.Tensor, *, scan: bool):
     n.flex_scan, n.v_threshold.grad = scan, None
     x = x.clone().requires_grad_()
     out = n(x)
-    (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+    (out * torch.linspace(-1, 1, out.numel(), device=out.device).reshape(out.shape)).sum().backward()
     return out.detach(), n.v.detach(), x.grad, n.v_threshold.grad
 
 
@@ -419,4 +418,18 @@ def test_cuda_triton_scan_equals_the_loop(case, surrogate):
         assert all(scan._triton_capability.values()), "FlexSN fell back from its Triton kernel"
     assert torch.equal(got[0], ref[0])  # spikes; gradients to rounding (the GPU may fuse mul-adds)
     for a, b in zip([got[1], got[2], *got[3]], [ref[1], ref[2], *ref[3]], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("grad", ["dsr", "surrogate"])
+@pytest.mark.parametrize("neuron", DSR_SMALL)
+def test_cuda_dsr_triton_scan_equals_the_loop(neuron, grad):
+    n = dsr_node(neuron, f"neuron.grad={grad}", "surrogate=triangle").cuda()
+    ref = dsr_run(n, inputs("cuda"), scan=False)
+    got = dsr_run(n, inputs("cuda"), scan=True)
+    for scan in n.__dict__["_flex_cache"].values():
+        assert all(scan._triton_capability.values()), "FlexSN fell back from its Triton kernel"
+    assert torch.equal(got[0], ref[0])
+    for a, b in zip(got[1:], ref[1:], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
