@@ -13,12 +13,14 @@ On a GPU machine the ``cuda`` tests compare the real Triton scan with the loop.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -67,6 +69,22 @@ def inputs(device="cpu") -> torch.Tensor:
     return x.to(device)
 
 
+@contextlib.contextmanager
+def scans_counted(scan: bool):
+    """Count FlexSN's scans (any implementation) and, with ``scan``, require one beyond the check:
+    a layer that fell back to its loop would compare the loop with itself."""
+    calls = []
+    real = FlexSN.multi_step_functional_forward
+
+    def counted(self, *a, **k):
+        calls.append(1)
+        return real(self, *a, **k)
+
+    with mock.patch.object(FlexSN, "multi_step_functional_forward", counted):
+        yield
+    assert len(calls) >= 2 if scan else not calls  # the first-call check, then the scan itself
+
+
 def run(n, x: torch.Tensor, *, scan: bool):
     """(spikes, dL/dx, v after T, [dL/dp]) for L = sum(spikes * fixed weights)."""
     functional.reset_net(n)
@@ -74,7 +92,9 @@ def run(n, x: torch.Tensor, *, scan: bool):
     for p in n.parameters():
         p.grad = None
     x = x.clone().requires_grad_()
-    s = n(x)
+    with scans_counted(scan):
+        s = n(x)
+    assert n.flex_scan == scan  # no fallback
     (s * torch.linspace(-1, 1, s.numel(), device=s.device).reshape(s.shape)).sum().backward()
     return s.detach(), x.grad, n.v.detach(), [p.grad.clone() for p in n.parameters()]
 
@@ -150,12 +170,16 @@ def test_a_scan_that_fails_falls_back_to_the_loop_with_one_warning(monkeypatch, 
     def broken(self, *a, **k):
         raise RuntimeError("triton: no kernel\nsecond line")
 
-    monkeypatch.setattr(FlexSN, "multi_step_functional_forward", broken)
-    monkeypatch.setattr(flex, "_WARNED", set())
     a, b = node("lif", "rect"), node("lif", "rect")
     ref = run(b, inputs(), scan=False)
-    assert_same(run(a, inputs(), scan=True), ref)  # ran the loop, from an untouched state
-    assert a.flex_scan is False
+    monkeypatch.setattr(FlexSN, "multi_step_functional_forward", broken)
+    monkeypatch.setattr(flex, "_WARNED", set())
+    a.flex_scan = True
+    x = inputs().requires_grad_()
+    s = a(x)
+    assert a.flex_scan is False  # for good
+    (s * torch.linspace(-1, 1, s.numel()).reshape(s.shape)).sum().backward()
+    assert_same((s.detach(), x.grad, a.v, []), ref)  # ran the loop, from an untouched state
     c = node("lif", "rect")
     c.flex_scan = True
     c(inputs())
@@ -306,7 +330,9 @@ def dsr_run(n, x: torch.Tensor, *, scan: bool):
     functional.reset_net(n)
     n.flex_scan, n.v_threshold.grad = scan, None
     x = x.clone().requires_grad_()
-    out = n(x)
+    with scans_counted(scan):
+        out = n(x)
+    assert n.flex_scan == scan  # no fallback
     (out * torch.linspace(-1, 1, out.numel(), device=out.device).reshape(out.shape)).sum().backward()
     return out.detach(), n.v.detach(), x.grad, n.v_threshold.grad
 
@@ -403,6 +429,7 @@ def test_a_dsr_model_trains_the_same_on_the_scan(neuron, formulation):
     rows = fastpath.layer_paths(model, device="cuda", dtype=torch.float32, compiled=False, flexsn=True)
     assert fastpath.use_flexsn(model, rows) > 0
     got = grads()
+    assert all(m.flex_scan for m in model.modules() if isinstance(m, flex.FlexScan))  # no fallback
     assert len(ref) > 5 and all(torch.equal(a, b) for a, b in zip(got, ref, strict=True))
 
 
