@@ -279,6 +279,8 @@ def main() -> None:
     device = torch.device("cpu" if dev == "auto" else dev)
     if args.compile_one:
         return compile_one(args.compile_one, device)
+    if args.flexsn and device.type != "cuda":
+        print("--flexsn: the engine takes FlexSN scans on CUDA only; on CPU this column stays empty")
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(
         f"neuron paths of every paper configuration, one training step on {where}, torch {torch.__version__}"
