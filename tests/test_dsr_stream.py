@@ -59,7 +59,10 @@ def compare(model, x, y, chunks=(1, 4)) -> None:
         for a, b in ((got[0], ref[0]), (got[1], ref[1])):
             assert a.keys() == b.keys()
             for k in b:
-                torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4, msg=f"chunk {chunk}: {k}")
+                # the default message names the largest difference; keep it, say where
+                torch.testing.assert_close(
+                    a[k], b[k], atol=1e-5, rtol=1e-4, msg=lambda m, k=k, c=chunk: f"chunk {c}: {k}: {m}"
+                )
 
 
 @pytest.mark.parametrize("neuron", ["dsr_if", "dsr_lif"])
@@ -191,3 +194,34 @@ def test_synced_bn_records_the_statistics_of_every_rank(tmp_path):
             for (mean, var), (ref_mean, ref_var) in zip(got[chunk], whole, strict=True):
                 torch.testing.assert_close(mean, ref_mean, atol=1e-6, rtol=1e-5)
                 torch.testing.assert_close(var, ref_var, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.95])
+def test_max_pool_record_is_bitwise_the_same_for_every_chunking(decay):
+    """The replay's max pool routes its gradient by the argmax of the recorded average, and sums
+    of spike rates tie exactly: an average that moved by an ulp with the chunking (or with the
+    CPU's vector width) sent the gradient elsewhere. The record sums step by step in one order."""
+    from snnexp.methods import _dsr_bn as dsr_bn
+
+    torch.manual_seed(0)
+    pool = layer.MaxPool2d(2, 2, step_mode="m")
+    xs = (torch.rand(7, 3, 2, 6, 6) > 0.5).float() * 0.3 / 0.05  # weighted spikes V_th s / dt
+    records = []
+    for n in (7, 1, 3):
+        store: dict = {}
+        with dsr_bn.record_outputs([pool], store, decay):
+            for x in xs.split(n):
+                pool(x)
+        records.append(store[pool])
+    for n, got in zip((1, 3), records[1:]):
+        diff = (got - records[0]).abs().max().item()
+        assert torch.equal(got, records[0]), f"chunks of {n}: largest difference {diff:.3e}"
+    want = dsr_bn_weighted_average(pool(xs), decay)
+    torch.testing.assert_close(records[0], want, rtol=1e-6, atol=1e-6)
+
+
+def dsr_bn_weighted_average(out: torch.Tensor, decay: float) -> torch.Tensor:
+    """sum_n lambda^{N-n} out[n] / sum_n lambda^{N-n} (DSR Sec. 3.4's weighted firing rate)."""
+    T = out.shape[0]
+    w = torch.tensor([decay ** (T - 1 - t) for t in range(T)], dtype=torch.float64)
+    return (torch.tensordot(w / w.sum(), out.double(), dims=1)).float()

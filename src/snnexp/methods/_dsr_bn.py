@@ -180,11 +180,18 @@ def record_outputs(pools: list[nn.Module], store: dict, decay: float):
     sums: dict = {}  # pool -> (sum_n lambda^{N-n} out[n] so far, N): a streamed pass calls it per chunk
 
     def hook(m, args, out):
+        # Horner, one step at a time (acc = lambda acc + out[n]), as DSRNode._record sums I and r:
+        # the same operations in the same order however the T steps are chunked, so a streamed
+        # record equals the one-pass record bit for bit. A summation order that depended on the
+        # chunking moved the average by an ulp, enough to break the exact ties between spike
+        # rates that the replay's max pool routes its gradient by (SEW ADD sums of rates tie often).
         out = out.detach()
-        steps = out.shape[0]
-        w = torch.tensor([decay ** (steps - 1 - t) for t in range(steps)], dtype=out.dtype, device=out.device)
-        acc, seen = sums.get(m, (0.0, 0))
-        acc, seen = acc * decay**steps + torch.tensordot(w, out, dims=1), seen + steps
+        acc, seen = sums.get(m, (None, 0))
+        if acc is None:
+            acc = torch.zeros_like(out[0])
+        for t in range(out.shape[0]):
+            acc.mul_(decay).add_(out[t])
+        seen += out.shape[0]
         sums[m] = (acc, seen)
         store[m] = acc / sum(decay**k for k in range(seen))
 
