@@ -297,19 +297,35 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(module, "CONFIG_NAME"):
             return run_hydra(command, module, args)
         return int(module.main(args) or 0)
+    except BrokenPipeError:  # `snnexp list | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
     except (UserError, OSError) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         return fail(one_line(e), getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except BrokenPipeError:  # `snnexp list | head`
-        sys.stderr.close()
-        return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush into a closed pipe would print
+    "Exception ignored ... BrokenPipeError" (Python's documented remedy, signal module notes)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # a pipe closed after the last write breaks here, not at exit
+    except BrokenPipeError:
+        _quiet_stdout()
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -215,19 +215,20 @@ class Run(RunState):
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
         ok = False
         try:
-            with self._stop_on_signals():
+            with self._stop_on_signals():  # to the end: a signal while writing waits for the files
                 while self.epoch < until and not self.stop_reason:
                     row = self._one_epoch(epochs)
                     if row is not None and self.on_epoch is not None and self.on_epoch(self.epoch, row):
                         self.stop_reason = "on_epoch"
-            if self.epoch >= epochs:
-                status, self.stop_reason = "finished", None  # a stop asked after the last step
-            else:
-                status, self.stop_reason = "stopped", self.stop_reason or "stop_after_epochs"
-            metrics = self._write_files(status=status)
-            if self.dist.is_main:
-                plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
-            self.logger.finish(metrics)
+                if self.epoch >= epochs:
+                    status, self.stop_reason = "finished", None  # a stop asked after the last step
+                else:
+                    status, self.stop_reason = "stopped", self.stop_reason or "stop_after_epochs"
+                stopped_by = self.stop_reason
+                metrics = self._write_files(status=status)
+                if self.dist.is_main:
+                    plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+                self.logger.finish(metrics)
             ok = True
         except KeyboardInterrupt:  # a signal that came before the handlers, or a second one
             self._record_end("stopped", "SIGINT")
@@ -238,11 +239,11 @@ class Run(RunState):
         finally:
             self.lock.release()
             cleanup(self.dist, meet=ok)
-        if self.stop_reason in ("SIGINT", "SIGTERM"):
+        if stopped_by in ("SIGINT", "SIGTERM"):
             raise RunInterrupted(
-                f"{self.run_dir}: stopped by {self.stop_reason} at epoch {self.epoch + 1}, step "
+                f"{self.run_dir}: stopped by {stopped_by} at epoch {self.epoch + 1}, step "
                 f"{self.step_in_epoch} (checkpoint saved); resume=auto continues it",
-                int(getattr(signal, self.stop_reason)),
+                int(getattr(signal, stopped_by)),
             )
         return metrics
 
