@@ -207,11 +207,27 @@ def _stop_workers(pool, grace_s: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError, TypeError):
             os.kill(p.pid, signal.SIGTERM)
     deadline = time.time() + grace_s
+    while any(_running(p.pid) for p in procs) and time.time() < deadline:
+        time.sleep(0.1)  # not p.join(): the pool's own thread may have reaped them already
     for p in procs:
-        p.join(max(0.0, deadline - time.time()))
-        if p.is_alive():
+        if _running(p.pid):
             p.kill()
-            p.join()
+
+
+def _running(pid: int | None) -> bool:
+    """The process exists and is not a zombie (it still runs, and may still hold a run's lock)."""
+    import os
+
+    if pid is None:
+        return False
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return not os.path.isdir("/proc")  # no /proc (macOS): assume it runs
 
 
 @contextlib.contextmanager
