@@ -158,17 +158,22 @@ class RunState:
     @contextlib.contextmanager
     def _stop_on_signals(self):
         """SIGINT and SIGTERM request a stop (Ctrl-C, ``kill``, a scheduler's notice); a second
-        one acts at once (the handlers before ``fit`` are back after the first)."""
+        Ctrl-C acts at once (KeyboardInterrupt: the run is recorded as stopped, last.pt is the last
+        one written). A SIGTERM after the first signal changes nothing: Ctrl-C in a terminal
+        reaches a `snnexp claims` worker and its parent, which then sends SIGTERM too."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         signums = (signal.SIGINT, signal.SIGTERM)
         before = {s: signal.getsignal(s) for s in signums}
+        got: list[int] = []
 
         def handler(signum, frame):
-            for s, h in before.items():
-                signal.signal(s, h)
-            self.request_stop(signal.Signals(signum).name)
+            if got and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            if not got:
+                self.request_stop(signal.Signals(signum).name)
+            got.append(signum)
 
         for s in signums:
             signal.signal(s, handler)
