@@ -195,20 +195,21 @@ def _in_pool(fn: Callable, items: list, n_jobs: int, results: list, done: Callab
 
 
 def _stop_workers(pool, grace_s: float = 20.0) -> None:
-    """Cancel what has not started; SIGTERM each worker (a run in training stops at its next step,
-    checkpoint written, status stopped; an idle worker ends); SIGKILL any still there after
+    """Cancel what has not started; SIGTERM each worker, again every second while it runs (a run in
+    training stops at its next step, checkpoint written, status stopped, and ignores the repeats;
+    a worker outside a run, or that just finished one, ends); SIGKILL any still there after
     ``grace_s`` (a run killed that way resumes from its last checkpoint all the same)."""
     import os
     import signal
 
     procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        with contextlib.suppress(ProcessLookupError, TypeError):
-            os.kill(p.pid, signal.SIGTERM)
     deadline = time.time() + grace_s
-    while any(_running(p.pid) for p in procs) and time.time() < deadline:
-        time.sleep(0.1)  # not p.join(): the pool's own thread may have reaped them already
+    while (left := [p for p in procs if _running(p.pid)]) and time.time() < deadline:
+        for p in left:
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGTERM)
+        time.sleep(1.0)  # not p.join(): the pool's own thread may have reaped them already
     for p in procs:
         if _running(p.pid):
             p.kill()
