@@ -10,7 +10,11 @@ Prints one row per case and a summary; exits 1 if any case fails. Runs in a scra
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -111,6 +115,18 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "surrogate=rect", "surrogate.a=0"], "a must be > 0"),
     (["train", "surrogate=triangle", "surrogate.width=-1"], "width must be > 0"),
     (["train", "surrogate.alpha=-2"], "alpha must be > 0"),
+    # nothing overwritten, nothing touched: a run's own files, a live run, a corrupt checkpoint
+    (["fold", "ckpt=@RUN@", "out=@RUN@"], "already exists; nothing was written"),
+    (["fold", "ckpt=@RUN@", "out=@RUNDIR@/metrics.json"], "already exists; nothing was written"),
+    (["fold", "ckpt=@RUN@", "out=@FILE@"], "already exists; nothing was written"),
+    (["eval", "ckpt=@NAN@"], "holds inf/NaN"),
+    (["fold", "ckpt=@NAN@"], "holds inf/NaN"),
+    (["analyze", "firing", "ckpt=@NAN@"], "holds inf/NaN"),
+    (["train", *FAST, "hydra.run.dir=@RUNDIR@"], "already holds a run"),
+    (["train", *FAST, "hydra.run.dir=@RUNDIR@", "resume=auto", "trainer.epochs=3"], "epochs=3 differs"),
+    (["train", *FAST, "hydra.run.dir=@RUNDIR@", "resume=auto", "optim.lr=0.5"], "optim.lr=0.5 differs"),
+    (["train", *FAST, "hydra.run.dir=@LIVE@", "resume=auto"], "in use by pid"),
+    (["train", *FAST, "hydra.run.dir=@NOCKPT@", "resume=auto", "trainer.epochs=1"], "1 epochs were done"),
 ]
 
 
@@ -128,13 +144,30 @@ def scratch_files(root: Path) -> dict[str, str]:
     p = snnexp(["train", *FAST, "trainer.epochs=1", f"hydra.run.dir={run}"], root)
     if p.returncode != 0:
         sys.exit(f"could not train the run the eval cases need:\n{p.stderr}")
+    nan = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    next(v for k, v in nan["model"].items() if k.endswith("weight")).fill_(float("nan"))
+    torch.save(nan, root / "nan.pt")
+    live, no_ckpt = root / "live", root / "no_ckpt"
+    live.mkdir()
+    (live / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    shutil.copytree(run, no_ckpt)  # a finished run whose checkpoints were deleted: never retrained
+    shutil.rmtree(no_ckpt / "checkpoints")
     return {
         "@GARBAGE@": str(garbage),
         "@PICKLED@": str(pickled),
         "@TRUNCATED@": str(truncated),
         "@FILE@": str(a_file),
         "@RUN@": str(run / "checkpoints" / "last.pt"),
+        "@RUNDIR@": str(run),
+        "@NAN@": str(root / "nan.pt"),
+        "@LIVE@": str(live),
+        "@NOCKPT@": str(no_ckpt),
     }
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha1 of every file under ``root``: the user's files, which no case may change."""
+    return {str(p): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def snnexp(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -175,14 +208,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="snnexp-battery-") as tmp:
         root = Path(tmp)
         subs = scratch_files(root)
+        before = tree_hashes(root)
         with ThreadPoolExecutor(args.jobs) as pool:
             results = list(pool.map(lambda c: check(c[0], c[1], root, subs), cases))
+        changed = sorted(k for k, v in tree_hashes(root).items() if k in before and before[k] != v)
+        changed += sorted(k for k in before if not Path(k).exists())
     failed = 0
     for (a, _), (ok, text) in zip(cases, results, strict=True):
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'}  snnexp {' '.join(a)[:70]:70}  {text}")
     print(f"{len(cases) - failed}/{len(cases)} cases as required ({time.time() - t0:.0f} s)")
-    return 1 if failed else 0
+    if changed:
+        print(f"FAIL  files the cases changed or removed: {changed[:5]}")
+    return 1 if failed or changed else 0
 
 
 if __name__ == "__main__":

@@ -149,3 +149,14 @@ def test_a_bad_argument_of_a_plain_command_is_one_line_and_exit_2(args, expect):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_FULL_ERROR")}  # a user's plain shell
     p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and p.stderr == f"snnexp: error: {expect}\n", p.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`snnexp list | head -0`: the reader is gone before the first line; no BrokenPipe
+    traceback or error line, exit 0."""
+    from conftest import SNNEXP
+
+    p = subprocess.Popen([*SNNEXP, "list"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0 and err == "", err

@@ -154,7 +154,10 @@ def run_hydra(command: str, module, args: list[str]) -> int:
             msg = one_line(e)
             if msg is None or os.environ.get("SNNEXP_FULL_ERROR") == "1":
                 raise
-            if _in_sweep():  # let the sweep's other jobs finish; Hydra reports this one at the end
+            from snnexp.errors import RunInterrupted
+
+            if _in_sweep() and not isinstance(e, RunInterrupted):  # the other jobs finish; Hydra
+                # reports this one at the end (an interrupted job ends the sweep: exit below)
                 from snnexp.sweepjob import SweepJobFailed
 
                 raise SweepJobFailed(f"snnexp: error: {msg} (the sweep's other jobs ran on)") from None
@@ -266,6 +269,22 @@ def one_line(e: BaseException) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """SIGTERM (``kill``, a scheduler) acts as Ctrl-C for the whole command: a run stops at its next
+    step with a checkpoint, a joblib sweep or ``snnexp claims`` stops its workers, instead of this
+    process dying and leaving them training on."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         _usage()
@@ -297,19 +316,35 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(module, "CONFIG_NAME"):
             return run_hydra(command, module, args)
         return int(module.main(args) or 0)
+    except BrokenPipeError:  # `snnexp list | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
     except (UserError, OSError) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         return fail(one_line(e), getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except BrokenPipeError:  # `snnexp list | head`
-        sys.stderr.close()
-        return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush into a closed pipe would print
+    "Exception ignored ... BrokenPipeError" (Python's documented remedy, signal module notes)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # a pipe closed after the last write breaks here, not at exit
+    except BrokenPipeError:
+        _quiet_stdout()
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ class CheckpointError(UserError):
     """A checkpoint or run directory that cannot be used as asked."""
 
 
+class RunInterrupted(UserError):
+    """A run stopped by a signal (Ctrl-C, SIGTERM) at a step boundary, its checkpoint saved: not a
+    failure of the job, so a sweep or ``snnexp claims`` stops too instead of starting the next run.
+    Exit status 128 + the signal's number, as a shell reports a process the signal ended."""
+
+    def __init__(self, message: str, signum: int = 2):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 def choices_hint(value: str, allowed: Iterable[str]) -> str:
     """'did you mean ...? allowed: ...' for an unknown ``value`` among ``allowed``."""
     allowed = sorted(allowed)

@@ -51,25 +51,35 @@ def load_for_inference(
     if device is not None:
         model = model.to(device)
     load_weights(model, ckpt, ckpt_path)
+    check_finite(model, ckpt_path)
     return model.eval(), run_cfg, ckpt
+
+
+def check_finite(model: nn.Module, ckpt_path) -> None:
+    """A checkpoint with an inf/NaN weight or norm statistic (a diverged run's) evaluates to chance
+    with a NaN loss: an error, not a number."""
+    for name, t in (*model.named_parameters(), *model.named_buffers()):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(
+                f"{ckpt_path}: {name} holds inf/NaN (the run diverged); evaluate an earlier checkpoint"
+            )
 
 
 def evaluate_split(model: nn.Module, run_cfg: DictConfig, split: str, device) -> dict[str, float]:
     """Loss, acc@1, acc@5 (percent) and the sample count of ``model`` on ``split`` of ``run_cfg.data``."""
-    from snnexp.data import build_data
+    from snnexp.data import build_eval_loader
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
     from snnexp.engine.trainer import evaluate
 
     device = torch.device(device)
-    train_loader, test_loader = build_data(run_cfg)
     ctx = StepContext(
         loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
         scaler=None,
         autocast=lambda: torch.autocast(device.type, enabled=False),
         num_classes=int(run_cfg.data.num_classes),
     )
-    return evaluate(model.to(device), test_loader if split == "test" else train_loader, device, ctx, Dist())
+    return evaluate(model.to(device), build_eval_loader(run_cfg, split), device, ctx, Dist())
 
 
 # what the weights were trained as: an override that changes one of these would evaluate another
@@ -101,4 +111,4 @@ def check_structure(saved: DictConfig, run_cfg: DictConfig, overrides: list[str]
             )
 
 
-__all__ = ["check_structure", "evaluate_split", "load_for_inference"]
+__all__ = ["check_finite", "check_structure", "evaluate_split", "load_for_inference"]

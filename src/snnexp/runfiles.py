@@ -18,6 +18,7 @@ import csv
 import json
 import math
 import os
+import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import yaml
 SUMMARY = "summary.csv"
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
+LOCK = ".lock"  # {pid, host} of the process training in the directory (engine/rundir.py)
 HYDRA_CONFIG = ".hydra/config.yaml"
 OVERRIDES = ".hydra/overrides.yaml"
 # any of these makes a directory a run directory (a run killed early may have only the config)
@@ -48,10 +50,14 @@ SUMMARY_COLUMNS = [
 # ---------------------------------------------------------------------------------------- write
 def _replace(run_dir: Path, name: str, write) -> None:
     """``write(file)`` into a hidden temporary file, then rename it over ``run_dir/name``."""
-    tmp = run_dir / f".{name}.tmp"
-    with open(tmp, "w", newline="") as f:
-        write(f)
-    os.replace(tmp, run_dir / name)
+    tmp = run_dir / f".{name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", newline="") as f:
+            write(f)
+        os.replace(tmp, run_dir / name)
+    except BaseException:  # disk full, or interrupted: the old file stays, no temporary one
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_summary(run_dir: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -65,9 +71,26 @@ def write_summary(run_dir: str | Path, rows: Iterable[Mapping[str, Any]]) -> Non
     _replace(Path(run_dir), SUMMARY, write)
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every NaN/inf float as None: JSON has no NaN, and a strict reader (``jq``,
+    JavaScript, Go) refuses Python's bare ``NaN``; "no value" is what an unevaluated epoch has."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON text of ``obj`` (NaN/inf as null), indented, with a final newline."""
+    return json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n"
+
+
 def write_metrics(run_dir: str | Path, metrics: Mapping[str, Any]) -> None:
-    """``metrics.json``: the run's status and final numbers."""
-    _replace(Path(run_dir), METRICS, lambda f: f.write(json.dumps(dict(metrics), indent=2) + "\n"))
+    """``metrics.json``: the run's status and final numbers (strict JSON: null, never NaN)."""
+    _replace(Path(run_dir), METRICS, lambda f: f.write(dumps(dict(metrics))))
 
 
 # ----------------------------------------------------------------------------------------- read
@@ -130,6 +153,35 @@ def read_overrides(run_dir: str | Path) -> list[str]:
     return [str(x) for x in o] if isinstance(o, list) else []
 
 
+def lock_holder(run_dir: str | Path) -> dict | None:
+    """The lock's {pid, host}; None without a lock; {} for a lock being written or garbage."""
+    try:
+        h = json.loads((Path(run_dir) / LOCK).read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return {}
+    return h if isinstance(h, dict) else {}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def holder_gone(h: dict) -> bool:
+    """A lock holder that is certainly gone: a dead pid on this host (another host cannot be checked)."""
+    if h.get("host") != socket.gethostname():
+        return False
+    pid = h.get("pid")
+    return not isinstance(pid, int) or not pid_alive(pid)
+
+
 def is_run_dir(path: str | Path) -> bool:
     return any((Path(path) / f).is_file() for f in RUN_FILES)
 
@@ -141,14 +193,20 @@ def last_modified(run_dir: str | Path) -> float:
 
 
 __all__ = [
+    "LOCK",
     "RUN_FILES",
     "SUMMARY_COLUMNS",
+    "dumps",
+    "holder_gone",
     "is_run_dir",
     "last_modified",
+    "lock_holder",
+    "pid_alive",
     "read_config",
     "read_metrics",
     "read_overrides",
     "read_summary",
+    "strict_json",
     "to_number",
     "write_metrics",
     "write_summary",

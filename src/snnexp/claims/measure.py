@@ -15,14 +15,15 @@ from snnexp.runfiles import read_metrics
 
 def ensure_trained(cfg: DictConfig, run_dir: Path) -> dict:
     """metrics.json of the finished run in ``run_dir``: trained now, resumed from its last
-    checkpoint if a previous ``snnexp claims`` was interrupted, or read if already finished."""
+    checkpoint if a previous ``snnexp claims`` was interrupted (started again if it was cut before
+    its first checkpoint), or read if already finished."""
     import snnexp
 
     done = read_metrics(run_dir)
     if done.get("status") == "finished":
         return done
     cfg = cfg.copy()
-    cfg.resume = "auto" if (run_dir / "checkpoints" / "last.pt").is_file() else None
+    cfg.resume = "auto"  # a new directory starts; a cut one continues (engine/rundir.py)
     return snnexp.train(cfg, run_dir=str(run_dir))
 
 

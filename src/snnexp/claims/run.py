@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from snnexp.claims.spec import Claim, parse_claim
 from snnexp.claims.verdict import decide, mean_std
 from snnexp.config import compose
-from snnexp.errors import TrainingDiverged, UserError
+from snnexp.errors import RunInterrupted, TrainingDiverged, UserError
 
 FIXED = ["logger=none", "trainer.progress=false", "threads=1"]
 NOT_HASHED = ("claim", "experiment_name", "paper")  # labels only: the same training under another name
@@ -75,8 +75,10 @@ def plan(claims: list[Claim], out: Path, quick: bool) -> list[Job]:
 
 # ------------------------------------------------------------------ what a worker does
 def _init_worker() -> None:
-    """One CPU thread; and die with the parent (kill -9 of `snnexp claims` must not leave workers
-    training on, holding the run dirs' locks against the next `snnexp claims`)."""
+    """One CPU thread; die with the parent (kill -9 of `snnexp claims` must not leave workers
+    training on, holding the run dirs' locks against the next `snnexp claims`); and leave Ctrl-C to
+    the parent, which stops the workers itself (:func:`_stop_workers`; a run in training takes the
+    terminal's SIGINT too and stops at its next step)."""
     import ctypes
     import os
     import signal
@@ -106,12 +108,20 @@ def _quiet(log: Path | None = None):
                 f.write(sink.getvalue())
 
 
+_INTERRUPTED: list[RunInterrupted] = []  # a worker whose run was stopped by a signal starts no other
+
+
 def _train(cfg: DictConfig, run_dir: Path) -> dict:
     from snnexp.claims.measure import ensure_trained
 
+    if _INTERRUPTED:  # a queued call that reached this worker before the pool was told to stop
+        raise _INTERRUPTED[0]
     try:
         with _quiet(run_dir / "snnexp.log"):
             return ensure_trained(cfg, run_dir)
+    except RunInterrupted as e:
+        _INTERRUPTED.append(e)
+        raise
     except TrainingDiverged as e:  # that arm has no number, and the table says so (any other error stops)
         print(f"snnexp claims: {run_dir}: {e}", file=sys.stderr, flush=True)
         return {"status": "failed", "error": str(e)}
@@ -144,28 +154,109 @@ def _execute(fn: Callable, items: list, n_jobs: int, names: list[str]) -> list:
             flush=True,
         )
 
-    if n_jobs <= 1:
-        for k, (i, item) in enumerate(enumerate(items), 1):
-            results[i] = fn(*item)
-            done(k, i)
-        return results
+    with _sigterm_interrupts():
+        if n_jobs <= 1:
+            for k, (i, item) in enumerate(enumerate(items), 1):
+                results[i] = fn(*item)
+                done(k, i)
+            return results
+        return _in_pool(fn, items, n_jobs, results, done)
+
+
+def _in_pool(fn: Callable, items: list, n_jobs: int, results: list, done: Callable) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = {pool.submit(fn, *item): i for i, item in enumerate(items)}
-        try:
-            for k, f in enumerate(as_completed(futures), 1):
-                results[futures[f]] = f.result()
-                done(k, futures[f])
-        except BrokenProcessPool:
-            raise UserError(
-                "a worker process died (killed, or out of memory); run the same command again: "
-                "finished runs are kept and a cut run resumes from its last checkpoint"
-            ) from None
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker)
+    try:
+        # the workers are born ignoring SIGINT (inherited through exec): a Ctrl-C while they import
+        # torch must not print their tracebacks; the parent stops them (_stop_workers)
+        with _sigint_ignored():
+            futures = {pool.submit(fn, *item): i for i, item in enumerate(items)}
+        for k, f in enumerate(as_completed(futures), 1):
+            results[futures[f]] = f.result()
+            done(k, futures[f])
+    except BrokenProcessPool:
+        raise UserError(
+            "a worker process died (killed, or out of memory); run the same command again: "
+            "finished runs are kept and a cut run resumes from its last checkpoint"
+        ) from None
+    except (KeyboardInterrupt, RunInterrupted):
+        _stop_workers(pool)
+        raise RunInterrupted(
+            "snnexp claims: interrupted; queued runs cancelled, running ones stopped at their next "
+            "step with a checkpoint; the same command continues them"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def _stop_workers(pool, grace_s: float = 20.0) -> None:
+    """Cancel what has not started; SIGTERM each worker, again every second while it runs (a run in
+    training stops at its next step, checkpoint written, status stopped, and ignores the repeats;
+    a worker outside a run, or that just finished one, ends); SIGKILL any still there after
+    ``grace_s`` (a run killed that way resumes from its last checkpoint all the same)."""
+    import os
+    import signal
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.time() + grace_s
+    while (left := [p for p in procs if _running(p.pid)]) and time.time() < deadline:
+        for p in left:
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGTERM)
+        time.sleep(1.0)  # not p.join(): the pool's own thread may have reaped them already
+    for p in procs:
+        if _running(p.pid):
+            p.kill()
+
+
+def _running(pid: int | None) -> bool:
+    """The process exists and is not a zombie (it still runs, and may still hold a run's lock)."""
+    import os
+
+    if pid is None:
+        return False
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return not os.path.isdir("/proc")  # no /proc (macOS): assume it runs
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (``kill``, a scheduler) ends ``snnexp claims`` as Ctrl-C does: cleanly, with the
+    workers stopped, not with orphans left training."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 # ------------------------------------------------------------------ the whole run

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 CONFIG_NAME = "eval"
@@ -47,7 +48,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
     import torch
 
     from snnexp.analysis.timesteps import FirstSteps
-    from snnexp.data import build_data
+    from snnexp.data import build_eval_loader
     from snnexp.engine import fastpath
     from snnexp.engine.distributed import Dist
     from snnexp.engine.steps import StepContext, make_loss
@@ -72,8 +73,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
         model, extra["norms_left"] = fold_for_eval(model, run_cfg, device)  # e.g. an identity shortcut's
     fastpath.flexsn_for_eval(run_cfg, model, device)  # trainer.flexsn=true: FlexSN scans on CUDA
     if "loader" not in loaders:  # data do not depend on T (frames stay those of the checkpoint)
-        train_loader, test_loader = build_data(run_cfg)
-        loaders["loader"] = test_loader if cfg.split == "test" else train_loader
+        loaders["loader"] = build_eval_loader(run_cfg, cfg.split)  # no augmentation, no shuffling
     if run_cfg.data.get("sequence"):
         model = FirstSteps(model, int(run_cfg.T))
     ctx = StepContext(
@@ -123,10 +123,21 @@ def task(cfg, flags: set[str]) -> None:
         _write_table(cfg, rows, trained_T, run_cfg, flags)
 
 
+def eval_dir(ckpt: str) -> Path:
+    """``<run dir>/eval`` for a checkpoint in a run's ``checkpoints/``; for any other file a new
+    directory ``outputs/eval/<time>-<name>``, never the folder that holds it (whoever's it is)."""
+    from snnexp.runfiles import is_run_dir
+
+    p = Path(ckpt).resolve()
+    if p.parent.name == "checkpoints" and is_run_dir(p.parent.parent):
+        return p.parent.parent / "eval"
+    return Path("outputs/eval") / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{p.stem}"
+
+
 def new_stem(ckpt: str, name: str, suffix: str = ".json") -> Path:
-    """``<run dir>/eval/<name>``, numbered ``_2``, ``_3`` ... after the first: an eval never
-    overwrites an earlier one (another checkpoint, data.root or batch size, same split and T)."""
-    d = Path(ckpt).resolve().parent.parent / "eval"
+    """``<eval dir>/<name>`` (:func:`eval_dir`), numbered ``_2``, ``_3`` ... after the first: an
+    eval never overwrites an earlier one (another checkpoint, data.root or batch size, same split and T)."""
+    d = eval_dir(ckpt)
     n = 1
     while (d / (name if n == 1 else f"{name}_{n}")).with_suffix(suffix).exists():
         n += 1
@@ -136,11 +147,12 @@ def new_stem(ckpt: str, name: str, suffix: str = ".json") -> Path:
 def write_new(out: Path, result: dict) -> Path:
     """Write ``out`` only if it does not exist yet (an explicit out= never replaces a file)."""
     from snnexp.errors import UserError
+    from snnexp.runfiles import dumps
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "x") as f:
-            f.write(json.dumps(result, indent=2) + "\n")
+            f.write(dumps(result))  # strict JSON: null, never NaN
     except FileExistsError:
         if out.is_file():
             raise UserError(f"out={out} already exists (an earlier eval?); pick another out=") from None

@@ -15,6 +15,14 @@ FLAGS = {"--json"}
 OWN_KEYS = {"ckpt", "split", "out", "fold"}  # fold.yaml extends eval.yaml: the same own keys
 
 
+def _new_name(ckpt):
+    """``<name>_folded.pt`` beside the checkpoint, numbered ``_2``, ``_3`` ... after the first."""
+    n, stem = 1, ckpt.stem + "_folded"
+    while (dest := ckpt.with_name(f"{stem}{'' if n == 1 else f'_{n}'}.pt")).exists():
+        n += 1
+    return dest
+
+
 def task(cfg, flags: set[str]) -> None:
     from pathlib import Path
 
@@ -22,11 +30,13 @@ def task(cfg, flags: set[str]) -> None:
     from spikingjelly.activation_based import functional
 
     from snnexp.commands.summary import example_input
-    from snnexp.engine.checkpoint import save_atomic
+    from snnexp.engine.checkpoint import save_new
     from snnexp.errors import CheckpointError
     from snnexp.fold import fold_tdbn
     from snnexp.inference import load_for_inference
 
+    if cfg.out and (Path(cfg.out).exists() or Path(cfg.out).is_symlink()):  # before any work
+        raise CheckpointError(f"out={cfg.out} already exists; nothing was written (give another out=)")
     model, run_cfg, ckpt = load_for_inference(cfg.ckpt, cfg, None, OWN_KEYS)
     if ckpt.get("folded"):
         raise CheckpointError(f"{cfg.ckpt} is already folded")
@@ -41,8 +51,8 @@ def task(cfg, flags: set[str]) -> None:
     norms_left = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
     if diff > 1e-4 * max(1.0, ref.abs().max().item()):
         raise CheckpointError(f"folding changed the outputs by {diff:.3g}; nothing was written")
-    dest = Path(cfg.out) if cfg.out else Path(cfg.ckpt).with_name(Path(cfg.ckpt).stem + "_folded.pt")
-    save_atomic(
+    dest = Path(cfg.out) if cfg.out else _new_name(Path(cfg.ckpt))
+    save_new(  # never over an existing file: out=<the run's last.pt> is refused, nothing written
         {**ckpt, "model": folded.state_dict(), "folded": True, "optimizer": {}, "scheduler": {}}, dest
     )
     result = {

@@ -14,7 +14,8 @@ def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
     False: nothing to do (already finished)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from snnexp.engine.rundir import check_start, check_writable
+    from snnexp.engine.resume import decide_start
+    from snnexp.engine.rundir import check_writable
 
     given = {
         o.get_key_element(): o.value() for o in OverridesParser.create().parse_overrides(list(overrides))
@@ -27,12 +28,7 @@ def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
         check_writable("outputs", "hydra.run.dir")
         return True
     check_writable(run_dir, "hydra.run.dir")
-    start = check_start(run_dir, cfg.resume, int(cfg.trainer.epochs))
-    if start.resume_from and not start.finished:  # a bad or mismatched checkpoint: refused before
-        from snnexp.engine.checkpoint import load_checkpoint  # Hydra rewrites the run's .hydra/
-        from snnexp.engine.resume import check_same_config
-
-        check_same_config(load_checkpoint(start.resume_from).get("config"), cfg, start.resume_from)
+    start = decide_start(run_dir, cfg)  # the engine's own decision, asked before Hydra writes .hydra/
     if start.finished:
         print(
             f"snnexp: {run_dir} already finished {cfg.trainer.epochs} epochs (nothing changed)",

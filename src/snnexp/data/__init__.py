@@ -7,4 +7,4 @@ dataset of ``(x, label)``: ``x`` is a static image ``[C, H, W]`` or a sequence `
 A missing data set raises :class:`snnexp.errors.DataError` saying where the files must go.
 """
 
-from snnexp.data.loaders import build_data, build_dataset  # noqa: F401
+from snnexp.data.loaders import build_data, build_dataset, build_eval_loader  # noqa: F401

@@ -34,7 +34,7 @@ def digits(cfg: DictConfig, split: str) -> Dataset:
     xtr, xte, ytr, yte = train_test_split(
         x, y, test_size=float(d.test_fraction), random_state=int(d.split_seed), stratify=y
     )
-    xs, ys = (xtr, ytr) if split == "train" else (xte, yte)
+    xs, ys = (xtr, ytr) if split in ("train", "train_eval") else (xte, yte)
     return TensorDataset(torch.from_numpy(xs), torch.from_numpy(ys).long())
 
 
@@ -60,7 +60,7 @@ def synthetic(cfg: DictConfig, split: str) -> Dataset:
     shape = (int(d.in_channels), int(d.image_size), int(d.image_size))
     if d.get("sequence", False):
         shape = (int(cfg.T), *shape)
-    n = int(d.train_size if split == "train" else d.test_size)
+    n = int(d.train_size if split in ("train", "train_eval") else d.test_size)
     # same class prototypes for both splits (seed 0 draws them), different samples
     ds = SyntheticImages(n + (int(d.train_size) if split == "test" else 0), int(d.num_classes), shape, 0)
     if split == "test":
@@ -129,9 +129,9 @@ def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
         raise ConfigError(f"data.normalize_stats={stats!r}: {choices_hint(stats, list(CIFAR_MEAN_STD))}")
     mean, std = CIFAR_MEAN_STD[stats]
     tf = [T.ToTensor()] + ([T.Normalize(mean, std)] if d.normalize else [])
-    if split == "train" and d.augment:
+    if split == "train" and d.augment:  # not "train_eval": the training samples, evaluated
         tf = [T.RandomCrop(32, padding=int(d.crop_padding)), T.RandomHorizontalFlip()] + tf
-    files = cls.train_list if split == "train" else cls.test_list
+    files = cls.train_list if split in ("train", "train_eval") else cls.test_list
     for name, md5 in files:
         p = root / folder / name
         # the md5 of the official batches; a subset or re-packed copy (and the tests' tiny
@@ -178,7 +178,7 @@ def imagenet(cfg: DictConfig, split: str) -> Dataset:
 
     d = cfg.data
     root = Path(d.root).expanduser()
-    sub = root / ("train" if split == "train" else "val")
+    sub = root / ("train" if split in ("train", "train_eval") else "val")
     if not sub.is_dir():
         raise _missing("imagenet", root, "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (ImageFolder layout)")
     size = int(d.image_size)

@@ -1,4 +1,5 @@
-"""Data loaders: datasets from the registry, a resumable sampler, worker seeding."""
+"""Data loaders: datasets from the registry, a resumable sampler, worker seeding; the loader an
+evaluation of either split reads (``build_eval_loader``)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,20 @@ def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> tuple[Dat
         test_set, batch_sampler=test_sampler, generator=torch.Generator().manual_seed(0), **common
     )
     return train, test
+
+
+def build_eval_loader(cfg: DictConfig, split: str) -> DataLoader:
+    """The loader an evaluation of ``split`` reads: every sample once, in order, with the test
+    transforms (for ``train``: the training samples without augmentation), so that the same
+    checkpoint gives the same numbers every time."""
+    ds = build_dataset(cfg, "train_eval" if split == "train" else "test")
+    t = cfg.trainer
+    sampler = EpochSampler(len(ds), int(t.eval_batch_size or t.batch_size), shuffle=False, drop_last=False)
+    return DataLoader(
+        ds,
+        batch_sampler=sampler,
+        num_workers=int(t.num_workers),
+        pin_memory=torch.cuda.is_available(),
+        worker_init_fn=_seed_worker,
+        generator=torch.Generator().manual_seed(0),
+    )

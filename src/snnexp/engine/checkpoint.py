@@ -22,22 +22,47 @@ TMP_SUFFIX = ".tmp"
 
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
+    """Write ``obj`` to ``path``, replacing the run's own earlier checkpoint there in one rename."""
+    _save(obj, Path(path), replace=True)
+
+
+def save_new(obj: dict[str, Any], path: str | Path) -> None:
+    """Write ``obj`` to ``path``, which must not exist: a file already there (a run's checkpoint, an
+    earlier result, anything) is never replaced, even by a concurrent writer (``os.link`` fails
+    on an existing name, where a rename would replace it)."""
     path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise CheckpointError(f"{path} already exists; nothing was written (give another path)")
+    _save(obj, path, replace=False)
+
+
+def _save(obj: dict[str, Any], path: Path, replace: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    had_previous = path.is_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{path} already exists; nothing was written (give another path)") from None
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if _is_write_failure(e):  # disk full, quota, permissions: the previous checkpoint is intact
+        if _is_write_failure(e):  # disk full, quota, permissions
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0][:120]
-            raise CheckpointError(
-                f"cannot write checkpoint {path}: {why} (the previous one is intact)"
-            ) from None
+            kept = (
+                "nothing was written"
+                if not replace
+                else ("the previous one is intact" if had_previous else "there is no earlier one")
+            )
+            raise CheckpointError(f"cannot write checkpoint {path}: {why} ({kept})") from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -53,14 +78,6 @@ def _is_write_failure(e: BaseException) -> bool:
     return isinstance(e, OSError) or (
         isinstance(e, RuntimeError) and ("inline_container" in msg or "write failed" in msg)
     )
-
-
-def remove_stale_tmp(directory: str | Path) -> list[Path]:
-    """Leftovers of a write interrupted by a crash (never a complete checkpoint)."""
-    stale = list(Path(directory).glob(f".*{TMP_SUFFIX}")) if Path(directory).is_dir() else []
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return stale
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

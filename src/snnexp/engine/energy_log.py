@@ -1,7 +1,7 @@
 """``trainer.log_energy``: at each evaluation, the firing rate of every spiking layer and the
 synaptic operations (and the other counts of :mod:`snnexp.analysis.energy`) of the model on the
-first test batch, in eval mode. Logged under ``energy/`` (W&B) and appended to
-``<run_dir>/energy.jsonl`` (one line per evaluation), on the main rank only."""
+first test batch, in eval mode. The run (engine/trainer.py) logs them under ``energy/`` (W&B)
+and appends them to ``<run_dir>/energy.jsonl`` (one line per evaluation), on the main rank only."""
 
 from __future__ import annotations
 
@@ -36,11 +36,9 @@ def energy_metrics(model: nn.Module, loader, device: torch.device) -> dict[str, 
     return out
 
 
-def log_energy(run: Any) -> None:
-    """Called by the trainer after an evaluation (``run`` is its ``Run``)."""
-    if not run.dist.is_main:
-        return
-    metrics = energy_metrics(run.model, run.test_loader, run.device)
-    run.logger.log(metrics, step=run.step)
-    with Path(run.run_dir, "energy.jsonl").open("a") as f:
-        f.write(json.dumps({"epoch": run.epoch, "step": run.step, **metrics}) + "\n")
+def append_energy(run_dir: str | Path, line: dict[str, Any]) -> None:
+    """One line of ``<run_dir>/energy.jsonl`` (strict JSON)."""
+    from snnexp.runfiles import strict_json
+
+    with Path(run_dir, "energy.jsonl").open("a") as f:
+        f.write(json.dumps(strict_json(line), allow_nan=False) + "\n")

@@ -1,22 +1,20 @@
-"""What a checkpoint holds of a run and how a resume restores it exactly.
-
-Besides model, optimizer, scheduler, scaler and RNG states, a checkpoint written inside an epoch
-carries the epoch's partial sums (loss, correct@1/5, samples) so that the resumed epoch's train
-loss and accuracy cover the whole epoch, and the wall time so far (``wall_time_s`` adds up across
-resumes).
+"""Whether a run may start, and with what: the one start decision (``decide_start``), asked by the
+CLI before Hydra writes ``.hydra/`` and by ``Run`` under the run directory's lock.
 
 A resume continues the optimizer and the schedule from their saved state, so a changed optimizer,
 schedule or model setting would be silently ignored while ``config.yaml`` recorded it: such a
-resume is refused (:func:`check_same_config`); only runtime keys may differ.
+resume is refused (:func:`check_same_config`); only runtime keys may differ. ``trainer.epochs``
+may change only where the result is a fresh run of the new length (:func:`check_new_length`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from snnexp.engine.rundir import Start, check_start
 from snnexp.errors import CheckpointError
 
 # keys a resume may change: where and how fast it runs, what it prints, how long it goes on
@@ -70,40 +68,54 @@ def check_same_config(saved_yaml: str | None, cfg: DictConfig, path) -> None:
             )
 
 
-def state_dict(run) -> dict[str, Any]:
-    from snnexp.engine import checkpoint as ck
+def check_new_length(ckpt: dict[str, Any], cfg: DictConfig, path) -> None:
+    """A resume with another ``trainer.epochs`` is allowed only when the run so far is what a fresh
+    run of the new length would have done: the same learning rate at every step taken (and the one
+    about to be taken), and no evaluation a fresh run would have skipped. A cosine over the whole
+    run changes with its length, so extending one is refused; a constant or step schedule (or a
+    cosine with an explicit ``t_max``) extends exactly."""
+    from snnexp.engine.schedule import lr_lambda
 
-    return {
-        "model": run.model.state_dict(),
-        "optimizer": run.opt.state_dict(),
-        "scheduler": run.sched.state_dict(),
-        "scaler": run.scaler.state_dict(),
-        "rng": ck.rng_state(),
-        "epoch": run.epoch,
-        "step": run.step,
-        "step_in_epoch": run.step_in_epoch,
-        "epoch_sums": run.epoch_sums.t.detach().cpu().clone(),  # the epoch so far (mid-epoch saves)
-        "wall_time_s": run.wall_time(),
-        "history": run.history,
-        "config": OmegaConf.to_yaml(run.cfg, resolve=True),
-        "snnexp_version": 1,
-    }
-
-
-def restore(run, c: dict[str, Any], path) -> None:
-    from snnexp.engine import checkpoint as ck
-
-    check_same_config(c.get("config"), run.cfg, path)
-    ck.load_weights(run.model, c, path, hint="; resume with the overrides it was trained with")
-    run.opt.load_state_dict(c["optimizer"])
-    run.sched.load_state_dict(c["scheduler"])
-    run.scaler.load_state_dict(c["scaler"])
-    ck.set_rng_state(c["rng"])
-    run.epoch, run.step, run.step_in_epoch = c["epoch"], c["step"], c["step_in_epoch"]
-    if run.step_in_epoch and "epoch_sums" in c:
-        run.epoch_sums.t.copy_(torch.as_tensor(c["epoch_sums"], dtype=torch.float64))
-    run.wall_before = float(c.get("wall_time_s", 0.0))
-    run.history = list(c.get("history", []))
+    saved = OmegaConf.create(ckpt.get("config") or "{}")
+    old, new = int(saved.get("trainer", {}).get("epochs", 0)), int(cfg.trainer.epochs)
+    if not old or old == new:
+        return
+    step, epoch, in_epoch = int(ckpt["step"]), int(ckpt["epoch"]), int(ckpt["step_in_epoch"])
+    per_epoch = int(ckpt.get("steps_per_epoch") or ((step - in_epoch) // epoch if epoch else 0))
+    why = None
+    if not per_epoch:
+        why = "the checkpoint does not say how many steps an epoch has"
+    else:
+        f_old = lr_lambda(saved.sched, float(saved.optim.lr), old, per_epoch)
+        f_new = lr_lambda(cfg.sched, float(cfg.optim.lr), new, per_epoch)
+        changed = next((i for i in range(step + 1) if f_old(i) != f_new(i)), None)
+        every = int(saved.trainer.get("eval_every", 1))
+        if changed is not None:
+            why = f"the {cfg.sched.name} schedule over {new} epochs has another lr at step {changed + 1}"
+        elif epoch == old and old % every:
+            why = f"epoch {old} was evaluated as the last one (trainer.eval_every={every})"
+    if why:
+        raise CheckpointError(
+            f"resume: trainer.epochs={new} differs from {old} in {path}, and {why}: the result would "
+            f"be no run of either length; resume with trainer.epochs={old}, or start a new run"
+        )
 
 
-__all__ = ["RUNTIME_KEYS", "check_same_config", "restore", "state_dict"]
+def decide_start(run_dir: str | Path, cfg: DictConfig) -> Start:
+    """What a start in ``run_dir`` does (engine/rundir.py: refuse, continue, restart, nothing), with
+    the checkpoint it continues from checked against ``cfg`` (``Start.checkpoint``, loaded once)."""
+    from snnexp.engine.checkpoint import load_checkpoint
+
+    start = check_start(run_dir, cfg.resume, int(cfg.trainer.epochs))
+    if start.restart:  # config.yaml of the run that never reached a checkpoint: the same run?
+        saved = Path(run_dir) / "config.yaml"
+        check_same_config(saved.read_text() if saved.is_file() else None, cfg, saved)
+    if start.resume_from and not start.finished:
+        ckpt = load_checkpoint(start.resume_from)
+        check_same_config(ckpt.get("config"), cfg, start.resume_from)
+        check_new_length(ckpt, cfg, start.resume_from)
+        start.checkpoint = ckpt
+    return start
+
+
+__all__ = ["RUNTIME_KEYS", "check_new_length", "check_same_config", "decide_start"]

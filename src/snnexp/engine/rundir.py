@@ -1,11 +1,13 @@
 """A run directory's guards: what a start may do with it, and a lock naming the process that trains in it.
 
-``check_start`` decides before anything is written (the CLI calls it before Hydra writes
-``.hydra/``; the engine calls it again for the Python API):
+``check_start`` decides before anything is written (``engine/resume.py``'s ``decide_start``, the
+one start decision, calls it; the CLI asks that before Hydra writes ``.hydra/``):
 
 - no ``resume``: the directory must not hold a run already;
-- ``resume=auto``: continue from ``checkpoints/last.pt``; a directory that holds a run but no
-  ``last.pt`` (checkpoints deleted or never written) is refused, never retrained over;
+- ``resume=auto``: continue from ``checkpoints/last.pt``; a run that stopped before its first
+  checkpoint (killed in its first epoch, preempted) has nothing to lose and starts again from
+  scratch (``Start.restart``); a run that did epochs but has no ``last.pt`` (checkpoints deleted)
+  is refused, never retrained over;
 - a run that already finished its epochs is left untouched (``Start.finished``).
 
 Nothing here imports torch.
@@ -15,29 +17,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from snnexp.errors import CheckpointError
-
-RUN_FILES = ("metrics.json", "summary.csv", "config.yaml")
-LOCK = ".lock"
+from snnexp.runfiles import LOCK, RUN_FILES, holder_gone, lock_holder, pid_alive, read_metrics, read_summary
 
 
 @dataclass
 class Start:
     resume_from: Path | None  # the checkpoint to continue from
     finished: bool = False  # the run already did its epochs: nothing to do, nothing to write
+    restart: bool = False  # resume=auto on a run stopped before its first checkpoint: from scratch
+    checkpoint: dict | None = None  # resume_from, loaded and checked (engine/resume.py)
 
 
-def _metrics(run_dir: Path) -> dict:
-    try:
-        m = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return m if isinstance(m, dict) else {}
+def epochs_done(run_dir: Path) -> int:
+    """Epochs the run recorded as done (metrics.json, else the rows of summary.csv)."""
+    m = read_metrics(run_dir)
+    if isinstance(m.get("epochs_done"), int):
+        return m["epochs_done"]
+    return len(read_summary(run_dir))
 
 
 def check_start(run_dir: str | Path, resume: str | None, epochs: int) -> Start:
@@ -53,16 +56,22 @@ def check_start(run_dir: str | Path, resume: str | None, epochs: int) -> Start:
             )
         return Start(None)
     if resume == "auto":
+        done = epochs_done(run_dir) if holds_run else 0
         if not last.is_file():
-            if holds_run:
+            if done:
                 raise CheckpointError(
-                    f"{run_dir} holds a run but no checkpoints/last.pt to continue from; "
-                    "pick another hydra.run.dir (nothing was overwritten)"
+                    f"{run_dir} holds a run but no checkpoints/last.pt to continue from ({done} "
+                    "epochs were done: retraining would lose them); pick another hydra.run.dir "
+                    "(nothing was overwritten)"
                 )
-            return Start(None)
-        m = _metrics(run_dir)
-        done = m.get("status") in ("finished", "stopped") and int(m.get("epochs_done") or 0) >= epochs
-        return Start(last, finished=done)
+            return Start(None, restart=holds_run)  # nothing was trained that a restart could lose
+        if done > epochs:
+            raise CheckpointError(
+                f"{run_dir} has done {done} epochs, more than trainer.epochs={epochs}; resume with "
+                f"trainer.epochs>={done} (nothing was changed)"
+            )
+        status = read_metrics(run_dir).get("status")
+        return Start(last, finished=status in ("finished", "stopped") and done >= epochs)
     p = Path(resume).expanduser()
     if not p.is_file():
         raise CheckpointError(
@@ -89,37 +98,9 @@ def check_writable(path: str | Path, key: str) -> None:
 
 
 # ------------------------------------------------------------------------------------- lock
-def _holder(run_dir: Path) -> dict | None:
-    try:
-        h = json.loads((run_dir / LOCK).read_text())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError):
-        return {}  # being written, or garbage: treated as stale below
-    return h if isinstance(h, dict) else {}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _stale(h: dict) -> bool:
-    """A holder that is certainly gone: a dead pid on this host (another host cannot be checked)."""
-    if h.get("host") != socket.gethostname():
-        return False
-    pid = h.get("pid")
-    return not isinstance(pid, int) or not _alive(pid)
-
-
 def check_lock(run_dir: Path) -> None:
-    h = _holder(run_dir)
-    if h is None or h.get("pid") == os.getpid() or _stale(h):
+    h = lock_holder(run_dir)
+    if h is None or h.get("pid") == os.getpid() or holder_gone(h):
         return
     raise CheckpointError(
         f"{run_dir} is in use by pid {h.get('pid')} on {h.get('host')} (lock file {run_dir / LOCK}); "
@@ -157,6 +138,23 @@ class RunLock:
             self.held = False
 
 
+_TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # .<name>.<pid>.tmp: checkpoint.save_atomic, runfiles
+
+
+def remove_dead_tmp(directory: str | Path) -> list[Path]:
+    """Temporary files whose writer is dead (a write cut short by a crash). Called with the lock
+    held; a file of a live process (its pid in the name) is never touched."""
+    d = Path(directory)
+    dead = [
+        p
+        for p in (d.iterdir() if d.is_dir() else [])
+        if (m := _TMP.match(p.name)) and not pid_alive(int(m[1]))
+    ]
+    for p in dead:
+        p.unlink(missing_ok=True)
+    return dead
+
+
 # ------------------------------------------------------------------------------------- stubs
 def remove_stub(run_dir: str | Path) -> bool:
     """Remove what a failed start left (Hydra's ``.hydra/`` and an empty ``snnexp.log``) when
@@ -183,4 +181,13 @@ def remove_stub(run_dir: str | Path) -> bool:
     return True
 
 
-__all__ = ["RunLock", "Start", "check_lock", "check_start", "check_writable", "remove_stub"]
+__all__ = [
+    "RunLock",
+    "Start",
+    "check_lock",
+    "check_start",
+    "check_writable",
+    "epochs_done",
+    "remove_dead_tmp",
+    "remove_stub",
+]

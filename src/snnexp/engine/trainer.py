@@ -6,14 +6,21 @@ the step, the position and partial sums inside the epoch and the history of epoc
 (seed, epoch), never on the global generator, so training 2 epochs straight or 1 + resume + 1
 gives the same bits on CPU with the same ``threads``. The run directory is guarded by
 engine/rundir.py (refused starts, a lock naming the process that trains in it).
+
+``Run`` owns its run's state: the one start decision (engine/resume.py), the checkpoint dict
+(:meth:`Run.checkpoint_dict`) and its restore, the best epoch (:meth:`Run.best_row`), and the
+lifecycle that ``metrics.json`` records: ``started`` (no epoch yet), ``running``, ``finished``,
+``stopped`` (``stopped_by``: a signal, ``stop_after_epochs``, ``on_epoch``) and ``failed``
+(``error``); a process killed outright leaves its lock behind, which ``snnexp runs`` reads as
+``crashed``. :meth:`Run.request_stop` is the one way to stop a run early from outside.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,8 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from spikingjelly.activation_based import functional
 from torch import nn
 
-from snnexp.engine import checkpoint as ck
-from snnexp.engine import fastpath, resume
+from snnexp.engine import fastpath
 from snnexp.engine.curves import plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import (
@@ -38,15 +44,16 @@ from snnexp.engine.distributed import (
     convert_sync_bn,
     init_distributed,
 )
+from snnexp.engine.lifecycle import RunState
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
 from snnexp.engine.progress import train_progress
-from snnexp.engine.rundir import RunLock, Start, check_start
+from snnexp.engine.rundir import RunLock
 from snnexp.engine.schedule import build_scheduler
 from snnexp.engine.steps import StepContext, make_loss
 from snnexp.engine.threads import resolve_threads
-from snnexp.errors import ConfigError, TrainingDiverged
-from snnexp.runfiles import read_metrics, write_metrics, write_summary
+from snnexp.errors import ConfigError, RunInterrupted, TrainingDiverged
+from snnexp.runfiles import read_metrics
 
 
 # ----------------------------------------------------------------------------- setup helpers
@@ -89,7 +96,7 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------- the run
-class Run:
+class Run(RunState):
     """State of one training run on one rank; ``fit()`` does the work."""
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1, on_epoch=None):
@@ -108,33 +115,18 @@ class Run:
         self.run_dir = Path(broadcast_str(str(run_dir or new_run_dir()), self.dist))
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.lock = RunLock(self.run_dir)
+        self.stop_reason: str | None = None  # request_stop(): why the run ends at the next step
         start = self._start()
         self.resume_from, self.finished = start.resume_from, start.finished
         if self.finished:  # nothing to build, nothing to write: fit() reports the finished run
             return
         try:
-            self._build()
+            self._build(start.checkpoint)
         except BaseException:
             self.lock.release()
             raise
 
-    def _start(self) -> Start:
-        """Rank 0 decides what this start does with the run dir (and takes its lock); the
-        other ranks follow (the checkpoint path is broadcast)."""
-        start = Start(None)
-        if self.dist.is_main:
-            ck.remove_stale_tmp(self.ckpt_dir)  # a write cut short by a crash
-            start = check_start(self.run_dir, self.cfg.resume, int(self.cfg.trainer.epochs))
-            if not start.finished:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                self.lock.acquire()
-        path = broadcast_str(
-            str(start.resume_from or "") + ("|finished" if start.finished else ""), self.dist
-        )
-        path, _, done = path.partition("|")
-        return Start(Path(path) if path else None, finished=bool(done))
-
-    def _build(self) -> None:
+    def _build(self, checkpoint: dict | None) -> None:
         cfg = self.cfg
         from snnexp.build import build_method, build_model
         from snnexp.data import build_data
@@ -181,7 +173,7 @@ class Run:
         self.epoch_sums = Sums(self.device)  # this epoch's train loss/accuracy so far
         self.history: list[dict[str, float]] = []
         if self.resume_from:
-            self._load(self.resume_from)
+            self._load(self.resume_from, checkpoint)
         from snnexp.loggers import build_logger
 
         if self.dist.is_main:
@@ -190,11 +182,7 @@ class Run:
             if self.init_report:  # what init.from loaded, skipped and re-initialised
                 (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
-
-    # ------------------------------------------------------------------ resume
-    def wall_time(self) -> float:
-        """Seconds of training so far, all resumes included."""
-        return round(self.wall_before + time.time() - self.t0, 2)
+        self._write_files(status="running" if self.history else "started")
 
     def _init_from(self) -> dict[str, Any] | None:
         """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""
@@ -215,30 +203,6 @@ class Run:
             echo=self.dist.is_main,
         )
 
-    def _load(self, path: Path) -> None:
-        resume.restore(self, ck.load_checkpoint(path, map_location=self.device), path)
-        if self.dist.is_main:
-            where = f"epoch {self.epoch}" + (f", batch {self.step_in_epoch}" if self.step_in_epoch else "")
-            print(f"snnexp: resumed from {path} at {where}", file=sys.stderr)
-
-    def _save(self, name: str = "last.pt") -> None:
-        if self.dist.is_main:
-            ck.save_atomic(resume.state_dict(self), self.ckpt_dir / name)
-
-    def _mark_best(self) -> None:
-        """best.pt = the checkpoint just written (a hard link: no second write)."""
-        if not self.dist.is_main:
-            return
-        last, best = self.ckpt_dir / "last.pt", self.ckpt_dir / "best.pt"
-        tmp = self.ckpt_dir / f".best.pt.{os.getpid()}{ck.TMP_SUFFIX}"
-        try:
-            os.link(last, tmp)
-        except OSError:
-            import shutil
-
-            shutil.copyfile(last, tmp)
-        os.replace(tmp, best)
-
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
         epochs = int(self.cfg.trainer.epochs)
@@ -249,39 +213,62 @@ class Run:
             return read_metrics(self.run_dir)
         stop = self.cfg.trainer.get("stop_after_epochs")
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
-        stopped, ok = False, False
+        ok = False
         try:
-            while self.epoch < until:
-                row = self._one_epoch(epochs)
-                if self.on_epoch is not None and self.on_epoch(self.epoch, row):
-                    stopped = True
-                    break
-            status = "finished" if self.epoch >= epochs and not stopped else "stopped"
-            metrics = self._write_files(status=status)
-            if self.dist.is_main:
-                plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
-            self.logger.finish(metrics)
+            with self._stop_on_signals():  # to the end: a signal while writing waits for the files
+                while self.epoch < until and not self.stop_reason:
+                    row = self._one_epoch(epochs)
+                    if row is not None and self.on_epoch is not None and self.on_epoch(self.epoch, row):
+                        self.stop_reason = "on_epoch"
+                if self.epoch >= epochs:
+                    status, self.stop_reason = "finished", None  # a stop asked after the last step
+                else:
+                    status, self.stop_reason = "stopped", self.stop_reason or "stop_after_epochs"
+                stopped_by = self.stop_reason
+                metrics = self._write_files(status=status)
+                if self.dist.is_main:
+                    plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+                self.logger.finish(metrics)
             ok = True
-            return metrics
+        except KeyboardInterrupt:  # a signal that came before the handlers, or a second one
+            self._record_end("stopped", "SIGINT")
+            raise
+        except BaseException as e:
+            self._record_end("failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)
+            raise
         finally:
             self.lock.release()
             cleanup(self.dist, meet=ok)
+        if stopped_by in ("SIGINT", "SIGTERM"):
+            raise RunInterrupted(
+                f"{self.run_dir}: stopped by {stopped_by} at epoch {self.epoch + 1}, step "
+                f"{self.step_in_epoch} (checkpoint saved); resume=auto continues it",
+                int(getattr(signal, stopped_by)),
+            )
+        return metrics
 
-    def _one_epoch(self, epochs: int) -> dict[str, float]:
+    def _one_epoch(self, epochs: int) -> dict[str, float] | None:
+        """One epoch, its evaluation, checkpoint and files; None when a stop came inside it (its
+        checkpoint is written, the epoch is not done)."""
         t_epoch = time.time()
         train = self.train_one_epoch()
+        if self.step_in_epoch < self.steps_per_epoch:
+            return None
         self.step_in_epoch = 0
         self.epoch_sums = Sums(self.device)
         self.epoch += 1
         self._check_finite()
         row = self._epoch_row(train, time.time() - t_epoch)
-        is_best = not math.isnan(row["test_acc1"]) and not any(  # the first epoch of the best wins ties
-            r["test_acc1"] >= row["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])
-        )
         self.history.append(row)
+        best = self.best_row()
+        row["best_acc1"] = best["test_acc1"] if best else float("nan")
         # checkpoint first: metrics.json is never ahead of last.pt (a crash in between resumes from it)
-        self._save()
-        if self.cfg.trainer.keep_best and is_best:
+        try:
+            self._save()
+        except BaseException:  # the row joins the history with its checkpoint, or not at all
+            self.history.pop()
+            raise
+        if self.cfg.trainer.keep_best and best is row:
             self._mark_best()
         self._write_files(status="running")
         self._print_row(row, epochs)
@@ -308,15 +295,9 @@ class Run:
             )
             else None
         )
-        if test is not None and self.cfg.trainer.get("log_energy"):
-            from snnexp.engine.energy_log import log_energy
-
-            log_energy(self)  # firing rates and synaptic operations of this evaluation
-        prev_best = max(
-            (r["test_acc1"] for r in self.history if not math.isnan(r["test_acc1"])), default=float("nan")
-        )
+        if test is not None and self.cfg.trainer.get("log_energy") and self.dist.is_main:
+            self._log_energy()
         acc1 = test["acc1"] if test else float("nan")
-        best = acc1 if math.isnan(prev_best) else (prev_best if math.isnan(acc1) else max(prev_best, acc1))
         return {
             "epoch": self.epoch,
             "lr": self.opt.param_groups[0]["lr"],
@@ -325,9 +306,17 @@ class Run:
             "test_loss": test["loss"] if test else float("nan"),
             "test_acc1": acc1,
             "test_acc5": test["acc5"] if test else float("nan"),
-            "best_acc1": best,
+            "best_acc1": float("nan"),  # set by _one_epoch, with this row in the history
             "epoch_time_s": round(seconds, 3),
         }
+
+    def _log_energy(self) -> None:
+        """``trainer.log_energy``: firing rates and synaptic operations of this evaluation."""
+        from snnexp.engine.energy_log import append_energy, energy_metrics
+
+        metrics = energy_metrics(self.model, self.test_loader, self.device)
+        self.logger.log(metrics, step=self.step)
+        append_energy(self.run_dir, {"epoch": self.epoch, "step": self.step, **metrics})
 
     def train_one_epoch(self) -> dict[str, float]:
         self.net.train()
@@ -364,7 +353,11 @@ class Run:
                 self.logger.log(
                     {"train/loss": g.item(), "train/lr": self.opt.param_groups[0]["lr"]}, step=self.step
                 )
-            if ckpt_every and self.step % ckpt_every == 0 and self.step_in_epoch < self.steps_per_epoch:
+            inside = self.step_in_epoch < self.steps_per_epoch
+            if inside and self._stop_requested():  # request_stop(): this step is the last
+                self._save()
+                break
+            if ckpt_every and self.step % ckpt_every == 0 and inside:
                 self._save()
         if bar is not None:
             bar.close()
@@ -401,39 +394,6 @@ class Run:
                 f"  best {r['best_acc1']:.2f}  |  lr {r['lr']:.3g}  {r['epoch_time_s']:.1f}s",
                 flush=True,
             )
-
-    def _write_files(self, status: str) -> dict[str, Any]:
-        last = self.history[-1] if self.history else {}
-        best_row = max(
-            (r for r in self.history if not math.isnan(r["test_acc1"])),
-            key=lambda r: r["test_acc1"],
-            default={},
-        )
-        metrics = {
-            "status": status,
-            "epochs_done": self.epoch,
-            "epochs": int(self.cfg.trainer.epochs),
-            "last_acc1": last.get("test_acc1"),
-            "last_acc5": last.get("test_acc5"),
-            "last_test_loss": last.get("test_loss"),
-            "last_train_loss": last.get("train_loss"),
-            "best_acc1": best_row.get("test_acc1"),
-            "best_epoch": best_row.get("epoch"),  # the first epoch of the best (best.pt holds it)
-            # the papers' acc@5 is its own maximum over epochs, not the acc@5 of the best acc@1 epoch
-            "best_acc5": max(
-                (r["test_acc5"] for r in self.history if not math.isnan(r["test_acc5"])), default=None
-            ),
-            "params": self.n_params,
-            "experiment_name": self.cfg.get("experiment_name"),
-            "world_size": self.dist.world_size,
-            "threads": self.threads,  # intra-op CPU threads: results are bitwise only for the same count
-            "wall_time_s": self.wall_time(),
-            "run_dir": str(self.run_dir),
-        }
-        if self.dist.is_main:
-            write_summary(self.run_dir, self.history)
-            write_metrics(self.run_dir, metrics)
-        return metrics
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1, on_epoch=None) -> dict[str, Any]:

@@ -104,10 +104,14 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        s = self.metrics.get("status")
-        if s:
-            return str(s)
-        return "running" if self.summary else "started"
+        """metrics.json's status (engine/lifecycle.py), or ``crashed`` for a run still marked as
+        going whose process is gone (killed outright: its lock names a dead pid on this host)."""
+        s = str(self.metrics.get("status") or ("running" if self.summary else "started"))
+        if s in ("started", "running"):
+            holder = runfiles.lock_holder(self.path)
+            if holder is not None and runfiles.holder_gone(holder):
+                return "crashed"
+        return s
 
     @property
     def finished(self) -> bool:

@@ -22,9 +22,10 @@ class Settings:
     def __init__(self, cfg: DictConfig, split: str, num_classes: int):
         d = cfg.data
         self.name = str(d.name)
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-        self.train = split == "train"
+        if split not in ("train", "train_eval", "test"):
+            raise ValueError(f"split must be 'train', 'train_eval' or 'test', not {split!r}")
+        self.train = split in ("train", "train_eval")  # which samples
+        self.augment = split == "train"  # temporal delete, crop: training only, never when evaluated
         if d.get("root") in (None, ""):
             raise ConfigError(f"data.root must be set for {self.name} (the folder that holds its files)")
         self.root = Path(str(d.root)).expanduser()

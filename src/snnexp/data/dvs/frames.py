@@ -171,9 +171,9 @@ def split_dataset(s: Settings, folder, indices, labels: list[int]) -> DVSFrames:
     """One split of ``folder``: temporal delete in training only (per sample in the item
     transform, or per batch in the loader's collate), resize, and integration per item when the
     frames are not cached; with ``frame_duration_ms`` the first T frames of that length."""
-    per_batch = s.train and s.T_train is not None and s.delete_per == "batch"
-    crop = s.crop_padding if s.train else 0
-    tf = FrameTransform(s.T_train if s.train and not per_batch else None, s.size, s.resize_mode, crop)
+    per_batch = s.augment and s.T_train is not None and s.delete_per == "batch"
+    crop = s.crop_padding if s.augment else 0
+    tf = FrameTransform(s.T_train if s.augment and not per_batch else None, s.size, s.resize_mode, crop)
     if s.duration_us is not None:
         integrate = None if s.cache else IntegrateByDuration(s.duration_us)
         ds = DVSFrames(folder, indices, labels, tf, integrate, window=FirstFrames(s.T))
