@@ -166,6 +166,7 @@ CASES: list[tuple[list[str], str]] = [
     (["list", "--config-dir", "@FILE@"], "no such directory"),
     (["claims", "--out"], "--out"),
     (["summary", "--config-dir", "/nonexistent"], "/nonexistent"),
+    (["train", *FAST, "--config-dir", "@MYCONF@", "neuron=half"], "needs v_reset, detach_reset"),
 ]
 
 # the same bad values with HYDRA_FULL_ERROR=1: a traceback is printed too, nothing else changes
@@ -256,7 +257,12 @@ def scratch_files(root: Path) -> dict[str, str]:
     (notsql / "study.db").write_text("not a database")
     myconf = root / "myconf" / "neuron"
     myconf.mkdir(parents=True)
-    (myconf / "if.yaml").write_text("# my IF\ndefaults: [schema, _self_]\nname: if\nv_threshold: 0.5\n")
+    (myconf / "if.yaml").write_text(
+        "# my IF\ndefaults: [schema, _self_]\nname: if\nv_threshold: 0.5\nv_reset: 0.0\ndetach_reset: true\n"
+    )
+    (myconf / "half.yaml").write_text(
+        "# an IF missing keys\ndefaults: [schema, _self_]\nname: if\nv_threshold: 0.5\n"
+    )
     return {
         **subs,
         "@NOTSQL@": str(notsql),
