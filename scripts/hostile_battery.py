@@ -1,6 +1,10 @@
 """A hostile user's battery (issue 11): bad values for config keys and command arguments, missing
-and corrupt inputs. Every case must end with exit status 2, exactly one stderr line starting with
-``snnexp: error:``, no traceback, and no run directory left behind.
+and corrupt inputs, bad configs stored in checkpoints, bad searches. Every case must end with exit
+status 2, exactly one stderr line starting with ``snnexp: error:``, no traceback, and no run
+directory left behind. FULL_ERROR_CASES: the same with HYDRA_FULL_ERROR=1 (a traceback, then the
+same line and exit 2); SWEEP_CASES: one bad job of a sweep fails with one line and leaves no
+directory while the others run; SAID_CASES: a key this machine cannot honour is said on stderr and
+the run's files record the value it used (exit 0).
 
     python scripts/hostile_battery.py [--jobs 2] [--only SUBSTRING]
 

@@ -127,11 +127,9 @@ class Run:
         changed = effective_on(self.cfg, self.device.type)
         for key, (value, why) in changed.items():
             if self.dist.is_main:
-                print(
-                    f"snnexp: {key}={OmegaConf.select(self.cfg, key)} has no effect: {why} "
-                    f"(recorded as {key}={value})",
-                    file=sys.stderr,
-                )
+                asked, used = (json.dumps(v) for v in (OmegaConf.select(self.cfg, key), value))  # true/false
+                line = f"snnexp: {key}={asked} has no effect: {why} (recorded as {key}={used})"
+                print(line, file=sys.stderr)
         return {key: value for key, (value, _) in changed.items()}
 
     def _start(self) -> Start:
