@@ -44,7 +44,7 @@ format: $(STAMP) ## ruff autofix + format
 	$(BIN)/ruff check --fix src tests scripts
 	$(BIN)/ruff format src tests scripts
 
-battery: $(STAMP) ## a hostile user's bad inputs: each must be one line, exit 2, no traceback, nothing left (~1 min)
+battery: $(STAMP) ## a hostile user's bad inputs: each must be one line, exit 2, no traceback, nothing left (141 cases, ~5-10 min on 2 busy cores)
 	$(BIN)/python scripts/hostile_battery.py --jobs $(TEST_JOBS)
 
 bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured side by side

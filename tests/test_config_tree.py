@@ -31,9 +31,12 @@ def test_spiking_parts_build_into_the_demo_model(group):
     for opt in options(group):
         # keys_v2v carries currents between blocks: only KEYS's S-ResNet passes them
         model_name = "s_resnet20" if opt == "keys_v2v" else "sew_mini"
-        cfg = snnexp.compose([*SMALL, f"{group}={opt}", f"model={model_name}", "data.image_size=8"])
+        # frames pass a sequence through: they take sequence data (the gate refuses static images)
+        frames = group == "encoder" and opt == "frames"
+        extra = ["data.sequence=true"] if frames else []
+        cfg = snnexp.compose([*SMALL, f"{group}={opt}", f"model={model_name}", "data.image_size=8", *extra])
         model = snnexp.build_model(cfg)
-        x = torch.rand(2, 3, 8, 8)
+        x = torch.rand(2, 2, 3, 8, 8) if frames else torch.rand(2, 3, 8, 8)
         out = model(x)
         assert out.shape == (2, 10) and torch.isfinite(out).all(), (group, opt)
 
@@ -70,7 +73,8 @@ def test_engine_groups_compose(group):
 
 def test_every_experiment_composes_and_builds():
     for opt in options("experiment"):
-        cfg = snnexp.compose([f"experiment={opt}"])
+        # fine-tuning experiments (init.skip/reinit) need init.from; the file is read when a run starts
+        cfg = snnexp.compose([f"experiment={opt}", "init.from=pretrained.pt"])
         assert cfg.get("experiment_name"), opt
         snnexp.build_model(cfg)
 

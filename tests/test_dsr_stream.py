@@ -213,7 +213,7 @@ def test_max_pool_record_is_bitwise_the_same_for_every_chunking(decay):
             for x in xs.split(n):
                 pool(x)
         records.append(store[pool])
-    for n, got in zip((1, 3), records[1:]):
+    for n, got in zip((1, 3), records[1:], strict=True):
         diff = (got - records[0]).abs().max().item()
         assert torch.equal(got, records[0]), f"chunks of {n}: largest difference {diff:.3e}"
     want = dsr_bn_weighted_average(pool(xs), decay)

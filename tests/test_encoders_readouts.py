@@ -68,7 +68,7 @@ def test_poisson_sequence_goes_through_the_model_without_repetition():
 
 
 def test_frames_pass_sequences_through_as_floats():
-    enc = parts("encoder=frames").encoder()
+    enc = parts("encoder=frames", "data=synthetic", "data.sequence=true").encoder()  # frames need frame data
     x = torch.randint(0, 3, (5, 2, 2, 8, 8))
     y = enc(x)
     assert y.dtype == torch.get_default_dtype() and torch.equal(y, x.float())
@@ -178,7 +178,8 @@ def test_every_option_composes_and_builds_via_parts(group, option):
 
     text = describe(conf_dir() / group / f"{option}.yaml")
     assert text and "(" in text, "first line: '# description (paper)'"
-    p = parts(f"{group}={option}")
+    frames = ["data=synthetic", "data.sequence=true"] if option == "frames" else []  # frames need frame data
+    p = parts(f"{group}={option}", *frames)
     built = {"neuron": p.neuron, "surrogate": p.surrogate, "encoder": p.encoder, "norm": lambda: p.norm(8)}[
         group
     ]()

@@ -10,6 +10,8 @@ from snnexp.papers import load_paper
 
 KEYS = load_paper("keys")
 HP = KEYS["hparams"]
+# the fine-tuning experiments (init.skip) need the pre-trained checkpoint; its file is read at the start
+FROM = "init.from=pretrained.pt"
 EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment" / "keys").glob("table*.yaml"))
 
 
@@ -20,7 +22,7 @@ def test_every_table_experiment_has_a_file_and_every_file_a_table():
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_uses_the_keys_recipe(name):
-    c = compose([f"experiment=keys/{name}"])
+    c = compose([f"experiment=keys/{name}", FROM])
     assert c.experiment_name == f"keys/{name}" and c.paper == "KEYS"
     o = HP["optimizer"]
     assert (c.optim.name, c.optim.lr, c.optim.momentum, c.optim.weight_decay) == (
@@ -49,7 +51,7 @@ def test_experiment_uses_the_keys_recipe(name):
     + [("table12", 32, 70, "voting"), ("table12_finetune", 16, 100, "integrate")],
 )
 def test_epochs_and_readout_follow_the_captions(name, width, epochs, readout):
-    c = compose([f"experiment=keys/{name}", f"model.base_width={width}"])
+    c = compose([f"experiment=keys/{name}", f"model.base_width={width}", FROM])
     assert c.trainer.epochs == epochs
     if readout:
         assert c.model.readout == readout
@@ -57,7 +59,7 @@ def test_epochs_and_readout_follow_the_captions(name, width, epochs, readout):
 
 @pytest.mark.parametrize("size,stem", [(32, (3, 1, 0)), (64, (3, 2, 0)), (128, (5, 2, 2))])
 def test_table_13_stems(size, stem):
-    c = compose(["experiment=keys/table13", f"data.image_size={size}"])
+    c = compose(["experiment=keys/table13", f"data.image_size={size}", FROM])
     assert (c.model.stem_kernel, c.model.stem_stride, c.model.stem_pool) == stem
     assert c.init.skip == ["stem.conv1", "readout.fc"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snnexp.config import compose
-from snnexp.engine.threads import parallel_jobs, resolve_threads
+from snnexp.config.threads import parallel_jobs, resolve_threads
 from snnexp.errors import ConfigError
 
 BAD = [
@@ -76,10 +76,10 @@ def test_eval_keeps_an_experiments_values():
 
 
 def test_thread_policy(monkeypatch):
-    monkeypatch.setattr("snnexp.engine.threads.available_cpus", lambda: 2)
+    monkeypatch.setattr("snnexp.config.threads.available_cpus", lambda: 2)
     assert resolve_threads("auto") == 1  # a 2-core machine: one thread (no spin-waiting under load)
     assert resolve_threads("auto", jobs=2) == 1
-    monkeypatch.setattr("snnexp.engine.threads.available_cpus", lambda: 16)
+    monkeypatch.setattr("snnexp.config.threads.available_cpus", lambda: 16)
     assert resolve_threads("auto") == 4  # capped
     assert resolve_threads("auto", jobs=4) == 2  # per job of a joblib sweep
     assert resolve_threads(3) == 3 and resolve_threads("3") == 3

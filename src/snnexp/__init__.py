@@ -34,15 +34,17 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "tra
 def build_model(cfg: DictConfig) -> nn.Module:
     """The model the config describes (multi-step; logits [B, K] from [B, C, H, W] or [T, B, ...])."""
     from snnexp.build import build_model as _build
+    from snnexp.config.gate import check_config
 
-    return _build(cfg)
+    return _build(check_config(cfg))
 
 
 def build_data(cfg: DictConfig, rank: int = 0, world_size: int = 1) -> Any:
     """(train_loader, test_loader) for ``cfg.data``."""
+    from snnexp.config.gate import check_config
     from snnexp.data import build_data as _build
 
-    return _build(cfg, rank, world_size)
+    return _build(check_config(cfg), rank, world_size)
 
 
 def train(cfg: DictConfig, run_dir: str | None = None, on_epoch=None) -> dict[str, Any]:

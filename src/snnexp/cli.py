@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 
 COMMANDS = {
     "train": "train a model as the config says (method=bptt: surrogate-gradient BPTT)",
@@ -81,10 +82,9 @@ def _validate(module, args: list[str]) -> bool:
         return True
     if parsed.config_dir and not os.path.isdir(parsed.config_dir):
         raise ConfigError(f"--config-dir {parsed.config_dir}: no such directory")
-    extra = [f"hydra.searchpath=[file://{os.path.abspath(parsed.config_dir)}]"] if parsed.config_dir else []
     name = parsed.config_name or module.CONFIG_NAME
     variants = _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]
-    cfg = [compose([*extra, *overrides], name) for overrides in variants][0]
+    cfg = [compose(overrides, name, user_dir=parsed.config_dir) for overrides in variants][0]
     if parsed.cfg or parsed.info:  # prints the config: nothing is started
         return True
     if "launcher=slurm" in parsed.overrides and parsed.multirun:
@@ -125,7 +125,7 @@ def _sweep_variants(overrides: list[str]) -> list[list[str]]:
 def run_hydra(command: str, module, args: list[str]) -> int:
     import hydra
 
-    from snnexp.config.compose import conf_dir, register_resolvers
+    from snnexp.config.compose import register_resolvers
 
     register_resolvers()
     flags = {a for a in args if a in getattr(module, "FLAGS", set())}
@@ -140,11 +140,14 @@ def run_hydra(command: str, module, args: list[str]) -> int:
 
         print(render(command, module, COMMANDS[command]))
         return 0
+    # HYDRA_FULL_ERROR=1 changes how an error prints (a traceback), never what is checked
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    if not full and not _validate(module, args):
+    if not _validate(module, args):
         return 0
 
-    @hydra.main(config_path=str(conf_dir()), config_name=module.CONFIG_NAME, version_base="1.3")
+    args, primary = _user_config_dir_first(args)
+
+    @hydra.main(config_path=primary, config_name=module.CONFIG_NAME, version_base="1.3")
     def app(cfg):
 
         _quiet_third_party("--json" in flags)
@@ -152,8 +155,10 @@ def run_hydra(command: str, module, args: list[str]) -> int:
             return module.task(cfg, flags)
         except Exception as e:  # raised inside Hydra's job: one line and exit 2, not Hydra's report
             msg = one_line(e)
-            if msg is None or os.environ.get("SNNEXP_FULL_ERROR") == "1":
+            if msg is None:  # a bug: Hydra's report with the traceback
                 raise
+            if os.environ.get("SNNEXP_FULL_ERROR") == "1":  # the traceback too; the outcome is the same
+                traceback.print_exc()
             from snnexp.errors import RunInterrupted
 
             if _in_sweep() and not isinstance(e, RunInterrupted):  # the other jobs finish; Hydra
@@ -188,6 +193,27 @@ def run_hydra(command: str, module, args: list[str]) -> int:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _user_config_dir_first(args: list[str]) -> tuple[list[str], str]:
+    """(args, Hydra's primary config dir): with ``--config-dir DIR``, DIR becomes the primary dir
+    and the package's tree the additional one (config.compose.search_order: why)."""
+    from snnexp.config.compose import conf_dir
+
+    out, user, i = [], None, 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--config-dir", "-cd") and i + 1 < len(args):
+            user, i = args[i + 1], i + 2
+            continue
+        if a.startswith("--config-dir="):
+            user = a.partition("=")[2]
+        else:
+            out.append(a)
+        i += 1
+    if user is None:
+        return args, str(conf_dir())
+    return [*out, "--config-dir", str(conf_dir())], os.path.abspath(user)
 
 
 def _run_app(app, args: list[str], full: bool) -> int:
@@ -320,8 +346,8 @@ def _main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except (UserError, OSError) as e:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # how it prints, not what it does (exit 2)
+            traceback.print_exc()
         return fail(one_line(e), getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         return fail("interrupted", 130)

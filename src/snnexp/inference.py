@@ -18,6 +18,7 @@ from torch import nn
 
 from snnexp.build import build_model
 from snnexp.config.compose import apply_overrides, task_overrides
+from snnexp.config.gate import check_config
 from snnexp.engine.checkpoint import load_checkpoint, load_weights
 from snnexp.errors import CheckpointError
 
@@ -41,8 +42,10 @@ def load_for_inference(
     if not ckpt.get("config"):
         raise CheckpointError(f"{ckpt_path} holds no config (it was not written by snnexp train or fold)")
     overrides = task_overrides() if overrides is None else overrides
-    run_cfg = apply_overrides(OmegaConf.create(ckpt["config"]), cfg, overrides, own_keys)
-    check_structure(OmegaConf.create(ckpt["config"]), run_cfg, overrides, ckpt_path)
+    saved = check_config(ckpt["config"], f"{ckpt_path}: its stored config")  # the config gate
+    run_cfg = apply_overrides(OmegaConf.create(OmegaConf.to_container(saved)), cfg, overrides, own_keys)
+    check_structure(saved, run_cfg, overrides, ckpt_path)
+    check_config(run_cfg, f"{ckpt_path} with {' '.join(overrides)}" if overrides else "")
     model = build_model(run_cfg)
     if ckpt.get("folded"):  # written by `snnexp fold`: same structure with the norms folded away
         from snnexp.fold import fold_tdbn

@@ -37,6 +37,14 @@ def check_kwargs(fn, kw: dict[str, Any], what: str, skip: int = 0) -> None:
         if unknown:
             hint = choices_hint(unknown[0], names) if names else "it takes none"
             raise ConfigError(f"{what} has no parameter {unknown[0]!r}; {hint}")
+    # a key the builder needs and the option's YAML does not set (a user's --config-dir file)
+    missing = [
+        p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name not in kw
+    ]
+    if missing:
+        raise ConfigError(
+            f"{what} needs {', '.join(missing)}: set it in its YAML or as {what.split()[0]}.{missing[0]}=..."
+        )
     try:
         hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn)
     except Exception:  # an annotation that cannot be evaluated: nothing to check against

@@ -45,7 +45,9 @@ def flat_space(space: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def check_space(cfg: DictConfig, space: dict[str, Any]) -> None:
-    """Every searched key exists in the config and has a known distribution."""
+    """Every searched key exists in the config and has a known distribution, and the configs at the
+    ends of each range (every choice of a categorical) pass the config gate: a space with ``T`` in
+    [-5, -1] is refused here, not after its trials have failed."""
     if not space:
         raise ConfigError("search.space is empty: give at least one key to search")
     for key, spec in space.items():
@@ -56,10 +58,48 @@ def check_space(cfg: DictConfig, space: dict[str, Any]) -> None:
         kind = (spec or {}).get("type")
         if kind not in KINDS:
             raise ConfigError(f"search.space.{key}: type={kind!r}; allowed: {', '.join(KINDS)}")
-        if kind == "categorical" and not spec.get("choices"):
-            raise ConfigError(f"search.space.{key}: a categorical needs choices")
-        if kind != "categorical" and not spec.get("low", 0) < spec.get("high", 0):
-            raise ConfigError(f"search.space.{key}: needs low < high")
+        if kind == "categorical":
+            if not spec.get("choices") or isinstance(spec["choices"], (str, Mapping)):
+                raise ConfigError(f"search.space.{key}: a categorical needs a list of choices")
+            probes = list(spec["choices"])
+        else:
+            probes = _range(key, spec, kind)
+        for value in probes:
+            _check_trial(cfg, key, value)
+
+
+def _range(key: str, spec: Mapping, kind: str) -> list[float]:
+    ends = []
+    for end in ("low", "high"):
+        v = spec.get(end)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind == "int" and v != int(v)):
+            what = "a whole number" if kind == "int" else "a number"
+            raise ConfigError(f"search.space.{key}.{end}={v!r} must be {what}")
+        ends.append(int(v) if kind == "int" else float(v))
+    if not ends[0] < ends[1]:
+        raise ConfigError(f"search.space.{key}: needs low < high (got {ends[0]} and {ends[1]})")
+    if spec.get("log") and ends[0] <= 0:
+        raise ConfigError(f"search.space.{key}: log=true needs low > 0 (got {ends[0]})")
+    return ends
+
+
+def _check_trial(cfg: DictConfig, key: str, value: Any) -> None:
+    from snnexp.config.gate import check_config
+
+    try:
+        check_config(trial_config(cfg, {key: value}), train=True)
+    except ConfigError as e:
+        raise ConfigError(f"search.space.{key}: a trial with {key}={value!r} is refused: {e}") from None
+
+
+def check_study_file(root: Path) -> None:
+    """``study.db`` is the search's SQLite database; any other file there is not ours to open."""
+    db = root / "study.db"
+    if db.exists():
+        with open(db, "rb") as f:
+            head = f.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise ConfigError(f"{db} is not an SQLite database (the study of a search); move it away")
 
 
 def suggest(trial, space: dict[str, Any]) -> dict[str, Any]:
@@ -172,14 +212,23 @@ def _worker(
     )
 
 
+def check_search(base: DictConfig, root: str | Path | None) -> dict[str, Any]:
+    """The search of ``base.search`` as plain data, its space checked (``snnexp tune`` calls this
+    before Hydra writes anything, and again where the search runs)."""
+    search = OmegaConf.to_container(base.search, resolve=True)
+    search["space"] = flat_space(search["space"])
+    check_space(base, search["space"])
+    if root is not None:
+        check_study_file(Path(root))
+    return search
+
+
 def run_search(base: DictConfig, root: str | Path) -> dict[str, Any]:
     """Run (or resume) the search ``base.search`` of config ``base`` in directory ``root``; returns
     the summary (also written to ``<root>/search_summary.{md,json}``)."""
     import os
 
-    search = OmegaConf.to_container(base.search, resolve=True)
-    search["space"] = flat_space(search["space"])
-    check_space(base, search["space"])
+    search = check_search(base, root)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     epochs = int(base.trainer.epochs)

@@ -16,10 +16,17 @@ def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
 
     from snnexp.engine.resume import decide_start
     from snnexp.engine.rundir import check_writable
+    from snnexp.errors import ConfigError
 
     given = {
         o.get_key_element(): o.value() for o in OverridesParser.create().parse_overrides(list(overrides))
     }
+    where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    if cfg.resume == "auto" and not given.get(where):  # the default dir is new: nothing to continue
+        raise ConfigError(
+            f"resume=auto continues the {'sweep' if multirun else 'run'} in {where}, and none was given "
+            f"(the default directory is a new one each time); add {where}=<its directory>"
+        )
     if multirun:  # a sweep's job dirs are new; the engine checks each one
         check_writable(given.get("hydra.sweep.dir") or "outputs", "hydra.sweep.dir")
         return True
@@ -27,6 +34,8 @@ def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
     if run_dir is None:  # the default run dir has a timestamp and a per-process id: always new
         check_writable("outputs", "hydra.run.dir")
         return True
+    if cfg.resume == "auto" and not Path(run_dir).exists():  # said out loud, not a silent fresh start
+        print(f"snnexp: resume=auto: {run_dir} does not exist yet; starting a new run there", file=sys.stderr)
     check_writable(run_dir, "hydra.run.dir")
     start = decide_start(run_dir, cfg)  # the engine's own decision, asked before Hydra writes .hydra/
     if start.finished:

@@ -14,6 +14,19 @@ CONFIG_NAME = "tune"
 FLAGS = {"--json"}
 
 
+def precheck(cfg, overrides: list[str], multirun: bool) -> bool:
+    """The search's space and its study file, before Hydra writes the run directory."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from snnexp.tune import check_search
+
+    given = {
+        o.get_key_element(): o.value() for o in OverridesParser.create().parse_overrides(list(overrides))
+    }
+    check_search(cfg, given.get("hydra.run.dir"))
+    return True
+
+
 def task(cfg, flags: set[str]) -> None:
     import json
 

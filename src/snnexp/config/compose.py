@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -68,14 +69,17 @@ def group_options(group: str) -> list[str]:
 
 
 def compose(
-    overrides: list[str] | tuple[str, ...] = (), config_name: str = "train", return_hydra_config: bool = False
+    overrides: list[str] | tuple[str, ...] = (),
+    config_name: str = "train",
+    return_hydra_config: bool = False,
+    user_dir: str | None = None,
 ) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with command-line style ``overrides`` and validate it.
+    ``user_dir``: the user's own config tree (``--config-dir``), searched first (see search_order).
 
     Usable from notebooks and tests; raises :class:`ConfigError` with a one-line message.
     """
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     register_resolvers()
@@ -85,7 +89,7 @@ def compose(
         saved = GlobalHydra.instance().hydra
         GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="snnexp"):
+        with _initialized(user_dir):
             try:
                 cfg = hydra_compose(config_name, overrides=overrides, return_hydra_config=return_hydra_config)
             except Exception as e:
@@ -95,8 +99,38 @@ def compose(
             GlobalHydra.instance().clear()
             GlobalHydra.instance().initialize(saved)
     check_added_keys(cfg, overrides)
-    validate(cfg)
-    return cfg
+    from snnexp.config.gate import check_config
+
+    # a config composed to train (or to tune: its trials train) may not hold a key without effect
+    return check_config(cfg, train=config_name in ("train", "tune"))
+
+
+@contextmanager
+def _initialized(user_dir: str | None):
+    """Hydra initialised on the config tree, with the user's own tree (``--config-dir``) searched
+    first when given. Hydra's ``--config-dir`` is searched after the primary tree, so a user's
+    ``neuron/if.yaml`` was listed by ``snnexp list`` but never used; here (and in cli.run_hydra)
+    the user's tree is the primary one and the package's tree comes next: the user's option wins
+    a name clash, and whatever the user's tree lacks (``train.yaml`` included) is the package's."""
+    from hydra import initialize_config_dir, version
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    if not user_dir:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="snnexp"):
+            yield
+        return
+    backup = get_gh_backup()
+    version.setbase("1.3")
+    csp = create_config_search_path(search_path_dir=os.path.abspath(user_dir))
+    csp.prepend("snnexp", f"file://{conf_dir()}", anchor=SearchPathQuery(provider="schema"))
+    Hydra.create_main_hydra2(task_name="snnexp", config_search_path=csp)
+    try:
+        yield
+    finally:
+        restore_gh_from_backup(backup)
 
 
 def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
@@ -162,25 +196,6 @@ def check_names(cfg: DictConfig) -> None:
             raise ConfigError(f"{group}.name={name!r} is not allowed; {choices_hint(name, allowed)}")
 
 
-def validate(cfg: DictConfig) -> None:
-    """Resolve every interpolation and check declared ranges and names (raises ConfigError)."""
-    from snnexp.config.validate import check_ranges, check_relations
-
-    try:
-        for key in cfg:
-            if key != "hydra":  # Hydra's own node has job-time values (hydra.job.num) unset here
-                node = cfg._get_node(key)
-                if isinstance(node, DictConfig):
-                    OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
-                else:
-                    cfg[key]  # noqa: B018 (resolves it)
-    except Exception as e:
-        raise translate_error(e, []) from e
-    check_ranges(cfg)
-    check_relations(cfg)
-    check_names(cfg)
-
-
 def _first_lines(msg: str) -> str:
     lines = [ln.strip() for ln in str(msg).splitlines() if ln.strip()]
     keep = [ln for ln in lines if not ln.startswith(("object_type", "Set the environment"))]
@@ -207,7 +222,10 @@ def translate_error(e: Exception, overrides: list[str]) -> ConfigError:
     m = re.search(r"Could not override '([^']+)'", msg)
     if m and re.search(r"Key '[^']+' (is )?not in", msg):
         key = m.group(1)
-        return ConfigError(f"unknown config key {key!r}; {_close_keys(key)} (add a new key with +{key}=...)")
+        return ConfigError(
+            f"unknown config key {key!r}{_in_option(key, overrides)}; {_close_keys(key, overrides)} "
+            f"(add a new key with +{key}=...)"
+        )
     m = re.search(r"Key '([^']+)' (?:is )?not in .*?full_key: (\S+)", msg, re.S)
     if m:
         return ConfigError(f"unknown config key {m.group(2)!r}; {_close_keys(m.group(2))}")
@@ -226,11 +244,25 @@ def translate_error(e: Exception, overrides: list[str]) -> ConfigError:
     return ConfigError(_first_lines(msg) or type(e).__name__)
 
 
-def _close_keys(key: str) -> str:
-    """'did you mean ...' among the keys of the default config's node that holds ``key``."""
+def _group_choices(overrides: list[str]) -> list[str]:
+    """The overrides that pick options (``optim=sgd``, ``experiment=...``): what the keys are of."""
+    groups = {*CONFIG_GROUPS, "experiment", "debug"}
+    return [o for o in overrides if "=" in o and o.partition("=")[0].lstrip("+~") in groups and "," not in o]
+
+
+def _in_option(key: str, overrides: list[str]) -> str:
+    """`` for optim=sgd``: the option whose schema lacks ``key`` (Adam's betas are not SGD's)."""
+    group = key.partition(".")[0]
+    picked = [o.partition("=")[2] for o in _group_choices(overrides) if o.partition("=")[0] == group]
+    return f" for {group}={picked[-1]}" if picked and "." in key else ""
+
+
+def _close_keys(key: str, overrides: list[str] = ()) -> str:
+    """'did you mean ...' among the keys of the node that holds ``key`` in the config of the
+    options the command line picked (the default config's otherwise)."""
     parent, _, leaf = key.rpartition(".")
     try:
-        base = compose([], "train")
+        base = compose(_group_choices(list(overrides)), "train")
         node = OmegaConf.select(base, parent) if parent else base
         keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
     except Exception:

@@ -67,7 +67,7 @@ class TrainConfig:
     device: str = rng("auto", choices=("auto", "cpu", "cuda", "mps"))
     resume: Optional[str] = None  # null | auto | path/to/checkpoint.pt
     deterministic: bool = True
-    # intra-op CPU threads: auto | N (engine/threads.py); part of what makes a result repeatable
+    # intra-op CPU threads: auto | N (config/threads.py); part of what makes a result repeatable
     threads: Any = "auto"
     paths: PathsConfig = field(default_factory=PathsConfig)
     init: InitConfig = field(default_factory=InitConfig)  # init.from=<ckpt>: fine-tune from its weights
@@ -165,17 +165,28 @@ class TrainerConfig:
 
 @dataclass
 class OptimConfig:
+    """What every optimizer takes; the options of one optimizer are in its own schema below, so
+    ``optim=adam optim.momentum=0.9`` is an unknown key, not a value silently unused."""
+
     name: str = MISSING  # an OPTIMIZERS entry (conf/optim/<name>.yaml)
     lr: float = rng(0.1, gt=0.0, le=1000.0)  # the bound only catches typos (lr=1e38 overflowed Adam)
-    momentum: float = rng(0.9, ge=0.0, lt=1.0)
-    nesterov: bool = False
     weight_decay: float = rng(0.0, ge=0.0)
     # weight decay per parameter kind (engine/optim.py); null: weight_decay
     norm_weight_decay: Optional[float] = rng(None, ge=0.0)
     bias_weight_decay: Optional[float] = rng(None, ge=0.0)
     threshold_weight_decay: Optional[float] = rng(None, ge=0.0)  # DSR: the L2 term on V_th
     weight_weight_decay: Optional[float] = rng(None, ge=0.0)
-    betas: List[float] = rng([0.9, 0.999], ge=0.0, lt=1.0, length=2)  # Adam's (beta1, beta2)
+
+
+@dataclass
+class SGDOptimConfig(OptimConfig):
+    momentum: float = rng(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+
+
+@dataclass
+class AdamOptimConfig(OptimConfig):  # Adam and AdamW
+    betas: List[float] = rng([0.9, 0.999], ge=0.0, lt=1.0, length=2)  # (beta1, beta2)
 
 
 @dataclass
@@ -201,6 +212,35 @@ class LoggerConfig:
     group: Optional[str] = None
     tags: list = field(default_factory=list)
     log_every: int = rng(50, ge=1)
+
+
+# ---------------------------------------------------------------- tune
+@dataclass
+class SamplerConfig:  # optuna's TPE sampler (random for the first n_startup_trials)
+    seed: Optional[int] = rng(0, ge=0)
+    n_startup_trials: int = rng(5, ge=0)
+    multivariate: bool = True
+
+
+@dataclass
+class PrunerConfig:  # optuna's Hyperband over epochs (max_resource: trainer.epochs)
+    min_resource: int = rng(1, ge=1)
+    reduction_factor: int = rng(3, ge=2)
+
+
+@dataclass
+class SearchConfig:
+    """``snnexp tune``'s search (conf/search/); the distributions of ``space`` are checked by
+    snnexp.tune.check_space, their end points by the config gate as trial configs."""
+
+    name: str = "snnexp"
+    space: Dict[str, Any] = field(default_factory=dict)  # dotted key -> {type, low, high | choices}
+    n_trials: int = rng(20, ge=1)
+    n_jobs: int = rng(1, ge=1)
+    objective: str = rng("last", choices=("last", "max"))
+    top_k: int = rng(6, ge=1)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
 
 
 # ---------------------------------------------------------------- open groups
@@ -323,8 +363,11 @@ SCHEMAS = {
     ("trainer", "schema"): TrainerConfig,
     ("method", "schema"): MethodConfig,
     ("optim", "schema"): OptimConfig,
+    ("optim", "schema_sgd"): SGDOptimConfig,
+    ("optim", "schema_adam"): AdamOptimConfig,
     ("sched", "schema"): SchedConfig,
     ("logger", "schema"): LoggerConfig,
+    ("search", "schema"): SearchConfig,
     ("neuron", "schema"): NeuronConfig,
     ("surrogate", "schema"): SurrogateConfig,
     ("norm", "schema"): NormConfig,

@@ -42,12 +42,12 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
             if "length" in m and len(value) != m["length"]:
                 raise ConfigError(f"{full}={list(value)!r} must have {m['length']} values")
             for i, v in enumerate(value):
-                _check_value(f"{full}[{i}]", v, m)
+                check_value(f"{full}[{i}]", v, m)
         else:
-            _check_value(full, value, m)
+            check_value(full, value, m)
 
 
-def _check_value(full: str, value, m: dict) -> None:
+def check_value(full: str, value, m: dict) -> None:
     if "choices" in m and value not in m["choices"]:
         raise ConfigError(f"{full}={value!r} is not allowed; {choices_hint(value, m['choices'])}")
     bounds = [(ok, b, f"{sym} {b}") for op, (ok, sym) in _OPS.items() if (b := m.get(op)) is not None]
@@ -55,19 +55,3 @@ def _check_value(full: str, value, m: dict) -> None:
         # every bound of the field, so "> 0.0 and < 1.0" reads as one rule, not the half that failed
         rule = " and ".join(text for _, _, text in bounds)
         raise ConfigError(f"{full}={value!r} is out of range: it must be {rule}")
-
-
-def check_relations(cfg: DictConfig) -> None:
-    """Checks between keys, and values a per-field range cannot express."""
-    from snnexp.engine.threads import resolve_threads  # torch-free
-
-    if "threads" in cfg:
-        resolve_threads(cfg.threads)
-    trainer, sched = cfg.get("trainer"), cfg.get("sched")
-    if isinstance(trainer, DictConfig) and isinstance(sched, DictConfig):
-        warm, epochs = sched.get("warmup_epochs") or 0, trainer.get("epochs")
-        if epochs is not None and warm > epochs:
-            raise ConfigError(
-                f"sched.warmup_epochs={warm} is longer than the run (trainer.epochs={epochs}): "
-                "the lr would never reach optim.lr"
-            )

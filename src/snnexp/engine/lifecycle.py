@@ -213,6 +213,7 @@ class RunState:
             "experiment_name": self.cfg.get("experiment_name"),
             "world_size": self.dist.world_size,
             "threads": self.threads,  # intra-op CPU threads: results are bitwise only for the same count
+            "effective": getattr(self, "effective", {}),  # keys this device overrode (trainer.amp on a CPU)
             "wall_time_s": self.wall_time(),
             "run_dir": str(self.run_dir),
         }

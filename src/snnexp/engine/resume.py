@@ -57,7 +57,11 @@ def check_same_config(saved_yaml: str | None, cfg: DictConfig, path) -> None:
     (keys missing on either side, from an older or newer schema, are not compared)."""
     if not saved_yaml:
         return
-    saved = _flat(OmegaConf.to_container(OmegaConf.create(saved_yaml), resolve=False))
+    from snnexp.config.gate import check_config  # a stored config is a config like any other
+
+    saved = _flat(
+        OmegaConf.to_container(check_config(saved_yaml, f"{path}: its stored config"), resolve=False)
+    )
     now = _flat(OmegaConf.to_container(cfg, resolve=True))
     for key in sorted(saved.keys() & now.keys()):
         if not _runtime(key) and saved[key] != now[key]:

@@ -105,12 +105,13 @@ class Run(RunState):
         # (status "stopped"): how `snnexp tune` prunes a trial on its per-epoch accuracy
         self.on_epoch = on_epoch
         self.t0, self.wall_before = time.time(), 0.0
-        self.threads = resolve_threads(cfg.get("threads", "auto"), jobs)  # engine/threads.py: why
+        self.threads = resolve_threads(cfg.get("threads", "auto"), jobs)  # config/threads.py: why
         torch.set_num_threads(self.threads)
         self.dist = init_distributed(
             "cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
         )
         self.device = pick_device(cfg.device, self.dist)
+        self.effective = self._effective_values()
         seed_everything(int(cfg.seed), bool(cfg.deterministic))
         self.run_dir = Path(broadcast_str(str(run_dir or new_run_dir()), self.dist))
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -125,6 +126,19 @@ class Run(RunState):
         except BaseException:
             self.lock.release()
             raise
+
+    def _effective_values(self) -> dict[str, Any]:
+        """Keys that cannot take effect on this device (trainer.amp on a CPU): said once here,
+        and config.yaml / metrics.json record the value the run used."""
+        from snnexp.config.gate import effective_on
+
+        changed = effective_on(self.cfg, self.device.type)
+        for key, (value, why) in changed.items():
+            if self.dist.is_main:
+                asked, used = (json.dumps(v) for v in (OmegaConf.select(self.cfg, key), value))  # true/false
+                line = f"snnexp: {key}={asked} has no effect: {why} (recorded as {key}={used})"
+                print(line, file=sys.stderr)
+        return {key: value for key, (value, _) in changed.items()}
 
     def _build(self, checkpoint: dict | None) -> None:
         cfg = self.cfg
@@ -178,7 +192,10 @@ class Run(RunState):
 
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            used = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+            for key, value in self.effective.items():  # what this run did, not what was asked
+                OmegaConf.update(used, key, value)
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(used))
             if self.init_report:  # what init.from loaded, skipped and re-initialised
                 (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
@@ -399,8 +416,12 @@ class Run(RunState):
 def train(cfg: DictConfig, run_dir: str | Path | None = None, jobs: int = 1, on_epoch=None) -> dict[str, Any]:
     """Train as the config says; returns the final metrics (also in ``<run_dir>/metrics.json``).
     ``jobs``: how many runs share this machine at once (a joblib sweep), for ``threads=auto``;
-    ``on_epoch(epoch, row)`` is called after every epoch; a true result stops the run there."""
-    return Run(cfg, run_dir, jobs, on_epoch).fit()
+    ``on_epoch(epoch, row)`` is called after every epoch; a true result stops the run there.
+    The config passes the config gate here, whatever path it came by (a sweep's job, a tune trial,
+    a notebook's edited cfg)."""
+    from snnexp.config.gate import check_config
+
+    return Run(check_config(cfg, train=True), run_dir, jobs, on_epoch).fit()
 
 
 __all__ = ["train", "Run"]
