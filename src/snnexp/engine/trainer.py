@@ -176,6 +176,7 @@ class Run:
             params=list(self.model.parameters()),
             clip_grad=cfg.trainer.clip_grad,
             where=lambda: f"epoch {self.epoch + 1}, step {self.step}",
+            accumulate=self._accumulate(),
         )
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.epoch_sums = Sums(self.device)  # this epoch's train loss/accuracy so far
@@ -190,6 +191,19 @@ class Run:
             if self.init_report:  # what init.from loaded, skipped and re-initialised
                 (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
+
+    def _accumulate(self) -> int:
+        """trainer.accumulate micro-batches per optimizer step; each rank's batch must hold one
+        sample per micro-batch at least."""
+        n = int(self.cfg.trainer.get("accumulate", 1))
+        per_rank = self.train_loader.batch_sampler.batch_size
+        if n > per_rank:
+            raise ConfigError(
+                f"trainer.accumulate={n} is more micro-batches than the {per_rank} samples of a step "
+                f"on each of the {self.dist.world_size} process(es); use trainer.accumulate<={per_rank} "
+                "or a larger trainer.batch_size"
+            )
+        return n
 
     # ------------------------------------------------------------------ resume
     def wall_time(self) -> float:
