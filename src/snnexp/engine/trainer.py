@@ -26,7 +26,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import checkpoint as ck
-from snnexp.engine import fastpath, resume
+from snnexp.engine import fastpath, preempt, resume
 from snnexp.engine.curves import plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import (
@@ -179,6 +179,7 @@ class Run:
             accumulate=self._accumulate(),
         )
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
+        self.signals = preempt.StopSignals(self.dist, self.device)  # a scheduler's stop (fit() listens)
         self.epoch_sums = Sums(self.device)  # this epoch's train loss/accuracy so far
         self.history: list[dict[str, float]] = []
         if self.resume_from:
@@ -265,21 +266,29 @@ class Run:
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
         stopped, ok = False, False
         try:
-            while self.epoch < until:
-                row = self._one_epoch(epochs)
-                if self.on_epoch is not None and self.on_epoch(self.epoch, row):
+            with self.signals:
+                try:
+                    while self.epoch < until:
+                        row = self._one_epoch(epochs)
+                        if self.on_epoch is not None and self.on_epoch(self.epoch, row):
+                            stopped = True
+                            break
+                        if self.epoch < until and self.signals.due():  # last.pt of this epoch is written
+                            raise preempt.Stop
+                except preempt.Stop:
                     stopped = True
-                    break
-            status = "finished" if self.epoch >= epochs and not stopped else "stopped"
-            metrics = self._write_files(status=status)
-            if self.dist.is_main:
-                plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
-            self.logger.finish(metrics)
-            ok = True
-            return metrics
+                status = "finished" if self.epoch >= epochs and not stopped else "stopped"
+                metrics = self._write_files(status=status)
+                if self.dist.is_main:
+                    plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+                self.logger.finish(metrics)
+                ok = True
         finally:
             self.lock.release()
             cleanup(self.dist, meet=ok)
+        if stopped:
+            self.signals.hand_over()  # requeue, or end as the signal would have (engine/preempt.py)
+        return metrics
 
     def _one_epoch(self, epochs: int) -> dict[str, float]:
         t_epoch = time.time()
@@ -378,11 +387,25 @@ class Run:
                 self.logger.log(
                     {"train/loss": g.item(), "train/lr": self.opt.param_groups[0]["lr"]}, step=self.step
                 )
-            if ckpt_every and self.step % ckpt_every == 0 and self.step_in_epoch < self.steps_per_epoch:
+            inside = self.step_in_epoch < self.steps_per_epoch  # the epoch's end saves anyway
+            if ckpt_every and self.step % ckpt_every == 0 and inside:
                 self._save()
+            if inside and self.signals.due():  # a scheduler's signal: stop at this step boundary
+                self._stop_here()
         if bar is not None:
             bar.close()
         return sums.reduce(self.dist)
+
+    def _stop_here(self) -> None:
+        self._save()
+        if self.dist.is_main:
+            print(
+                f"snnexp: stopped at epoch {self.epoch + 1}, step {self.step_in_epoch}/"
+                f"{self.steps_per_epoch}; {self.ckpt_dir / 'last.pt'} written, resume=auto continues",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise preempt.Stop
 
     def evaluate(self, loader=None) -> dict[str, float]:
         loader = loader or self.test_loader
