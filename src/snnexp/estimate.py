@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 
@@ -77,7 +78,8 @@ def probe(cfg: DictConfig, steps: int = 2, jobs: int = 1) -> Probe:
         method.prepare(model)
         batch = int(cfg.trainer.batch_size)
         big = int(cfg.data.image_size) > 64 or bool(cfg.data.get("sequence"))
-        b = min(batch, 32 if device.type == "cuda" else (2 if big else 8))
+        small = int(cfg.data.image_size) <= 32 and not cfg.data.get("sequence")
+        b = min(batch, 32 if device.type == "cuda" or small else (2 if big else 8))
         x = to_time_major(torch.rand(b, *sample_shape(cfg), device=device))
         y = torch.randint(0, int(cfg.data.num_classes), (b,), device=device)
         ctx = StepContext(
@@ -110,8 +112,46 @@ def _timed(fn, device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def run_seconds(cfg: DictConfig, p: Probe) -> float:
-    """The whole run: every epoch's steps and every evaluation (trainer.eval_every, the last epoch)."""
+@dataclass
+class Overhead:
+    per_run: float = 0.0  # building model and data, the run files, the curves plot
+    per_epoch: float = 0.0  # the checkpoint, summary rows and metrics written after every epoch
+
+
+def overhead(cfg: DictConfig) -> Overhead:
+    """What a run costs besides its steps and evaluations, measured: two real runs of ``cfg``
+    with one step per epoch (1 and 2 epochs) in a scratch directory. Zero when the data set
+    cannot be read here (a table's data on another machine: its steps dominate anyway)."""
+    import tempfile
+
+    from omegaconf import OmegaConf, open_dict
+
+    from snnexp.engine.trainer import train
+
+    walls = []
+    with tempfile.TemporaryDirectory(prefix="snnexp-estimate-") as tmp:
+        print("snnexp estimate: measuring a run's fixed costs (3 one-step runs) ...", file=sys.stderr)
+        for epochs in (1, 1, 2):  # the first pays this process's one-time imports: not counted
+            c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+            with open_dict(c):
+                c.trainer.update(epochs=epochs, max_steps_per_epoch=1, progress=False, eval_every=1)
+                c.logger.name = "none"
+                c.resume = None
+                c.init["from"] = None
+            t0 = time.perf_counter()
+            try:
+                with contextlib.redirect_stdout(None), contextlib.redirect_stderr(None):
+                    train(c, run_dir=f"{tmp}/run{len(walls)}")
+            except Exception:
+                return Overhead()
+            walls.append(time.perf_counter() - t0)
+    per_epoch = max(walls[2] - walls[1], 0.0)
+    return Overhead(max(walls[1] - per_epoch, 0.0), per_epoch)
+
+
+def run_seconds(cfg: DictConfig, p: Probe, extra: Overhead | None = None) -> float:
+    """The whole run: every epoch's steps and every evaluation (trainer.eval_every, the last
+    epoch), plus the measured ``extra`` per run and per epoch."""
     n_train, n_test = split_sizes(cfg)
     t = cfg.trainer
     per_epoch = n_train // int(t.batch_size) if t.drop_last else math.ceil(n_train / int(t.batch_size))
@@ -119,7 +159,10 @@ def run_seconds(cfg: DictConfig, p: Probe) -> float:
         per_epoch = min(per_epoch, int(t.max_steps_per_epoch))
     epochs = int(t.epochs)
     evals = epochs // int(t.eval_every) + (epochs % int(t.eval_every) != 0)
-    return epochs * per_epoch * p.step_s + evals * n_test * p.eval_sample_s
+    extra = extra or Overhead()
+    return (
+        extra.per_run + epochs * (per_epoch * p.step_s + extra.per_epoch) + evals * n_test * p.eval_sample_s
+    )
 
 
 # keys that change no step's cost: runs differing only in them share one probe
@@ -146,6 +189,8 @@ def cost_key(overrides: list[str]) -> tuple[str, ...]:
 def human(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
+    if seconds < 600:
+        return f"{seconds / 60:.1f} min"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     if seconds < 3 * 86400:
@@ -153,4 +198,14 @@ def human(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-__all__ = ["Probe", "cost_key", "human", "probe", "run_seconds", "sample_shape", "split_sizes"]
+__all__ = [
+    "Overhead",
+    "Probe",
+    "overhead",
+    "cost_key",
+    "human",
+    "probe",
+    "run_seconds",
+    "sample_shape",
+    "split_sizes",
+]

@@ -36,7 +36,7 @@ def runs(overrides: list[str]) -> list[list[str]]:
 def plan(overrides: list[str], out=sys.stderr, jobs: int = 1) -> float:
     """Print the number of runs and their estimated time (one line per probe); returns seconds."""
     from snnexp.config import compose
-    from snnexp.estimate import cost_key, human, probe, run_seconds
+    from snnexp.estimate import cost_key, human, overhead, probe, run_seconds
 
     combos = runs(overrides)
     probes: dict[tuple[str, ...], object] = {}
@@ -44,12 +44,14 @@ def plan(overrides: list[str], out=sys.stderr, jobs: int = 1) -> float:
     print(
         f"snnexp estimate: {len(combos)} run(s); probing each distinct setting on this machine ...", file=out
     )
+    extra = None
     for combo in combos:
         cfg = compose(combo)
         key = cost_key(combo)
+        extra = extra or overhead(cfg)  # measured once: model and data build, checkpoints, plots
         if key not in probes:
             p = probes[key] = probe(cfg, jobs=jobs)
-            secs = run_seconds(cfg, p)
+            secs = run_seconds(cfg, p, extra)
             label = " ".join(key) or "(defaults)"
             print(
                 f"  {label}: {p.step_s:.3g} s/step (probe: batch {p.probe_batch} of "
@@ -57,7 +59,7 @@ def plan(overrides: list[str], out=sys.stderr, jobs: int = 1) -> float:
                 file=out,
                 flush=True,
             )
-        total += run_seconds(cfg, probes[key])
+        total += run_seconds(cfg, probes[key], extra)
     print(
         f"snnexp estimate: {len(combos)} run(s), about {human(total)} on this machine"
         + (f" ({jobs} side by side: {human(total / jobs)})" if jobs > 1 else " one after another"),
