@@ -49,6 +49,8 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "trainer.max_steps_per_epoch=-1"], "max_steps_per_epoch"),
     (["train", "trainer.stop_after_epochs=-1"], "stop_after_epochs"),
     (["train", "trainer.accumulate=0"], "trainer.accumulate"),
+    (["estimate", "-m", "T=abc"], "T"),
+    (["estimate", "model=nope"], "model"),
     (["train", "trainer.accumulate=two"], "accumulate"),
     (["train", "debug=fast", "trainer.accumulate=64"], "trainer.accumulate=64"),
     (["train", "trainer.amp_dtype=fp8"], "amp_dtype"),

@@ -65,7 +65,8 @@ def test_engine_groups_compose(group):
 
         cfg = compose([f"{group}={opt}"], return_hydra_config=True)
         if group == "launcher":  # submitit's launchers are snnexp's requeueing subclasses
-            expected = {"slurm": "requeueslurmlauncher", "submitit_local": "requeuelocallauncher"}.get(opt, opt)
+            ours = {"slurm": "requeueslurmlauncher", "submitit_local": "requeuelocallauncher"}
+            expected = ours.get(opt, opt)
             assert expected in cfg.hydra.launcher._target_.lower(), (opt, cfg.hydra.launcher._target_)
 
 

@@ -39,14 +39,14 @@ def plan(overrides: list[str], out=sys.stderr, jobs: int = 1) -> float:
     from snnexp.estimate import cost_key, human, overhead, probe, run_seconds
 
     combos = runs(overrides)
+    configs = [compose(c) for c in combos]  # every combination composes before any probe
     probes: dict[tuple[str, ...], object] = {}
     total = 0.0
     print(
         f"snnexp estimate: {len(combos)} run(s); probing each distinct setting on this machine ...", file=out
     )
     extra = None
-    for combo in combos:
-        cfg = compose(combo)
+    for combo, cfg in zip(combos, configs, strict=True):
         key = cost_key(combo)
         extra = extra or overhead(cfg)  # measured once: model and data build, checkpoints, plots
         if key not in probes:
