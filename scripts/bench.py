@@ -23,61 +23,71 @@ HERE = Path(__file__).resolve().parent
 @dataclass
 class Bench:
     script: str
-    quick: list[str]
-    probe: list[str]  # the spiking model as train overrides (data=synthetic: no data is read)
-    steps: dict[str, int] = field(default_factory=dict)  # CPU steps run: {"full": n, "quick": n}
-    T_scale: float = 1.0  # quick mode's time steps over the probe's
+    quick: list[str]  # the script's arguments in quick mode
+    probe: dict[str, list[str]]  # {"full"|"quick": the spiking model as train overrides at that shape}
+    steps: dict[str, int]  # {"full"|"quick": training steps of that model the script runs}
+    children: dict[str, int] = field(default_factory=dict)  # python processes it starts
 
 
+SEW18 = ["model=sew_resnet18", "T=4", "trainer.batch_size=8"]
+KEYS = ["model=s_resnet38", "block=keys_s2s", "neuron=lif", "data.image_size=32"]
+DSR = ["model=preact_resnet18", "neuron=dsr_if", "method=dsr", "data.image_size=32"]
 BENCHES = [
+    # 3 variants x (1 warm-up + iters) rounds + one saved-tensor step each (+ an RSS child each)
     Bench(
         "bench_sew.py",
         ["--iters", "2", "--size", "32", "--no-rss"],
-        ["model=sew_resnet18", "data.image_size=64", "T=4", "trainer.batch_size=8"],
-        # 3 variants x (1 warm-up + iters) rounds + one saved-tensor step each (+ 3 RSS children)
-        {"full": 3 * 9 + 3 + 3 * 3, "quick": (3 * 3 + 3) // 4},  # quick: 32x32 is a quarter of 64x64
+        {"full": [*SEW18, "data.image_size=64"], "quick": [*SEW18, "data.image_size=32"]},
+        {"full": 3 * 9 + 3 + 3, "quick": 3 * 3 + 3},
+        {"full": 3},
     ),
+    # 2 variants x (1 warm-up + 1) rounds + one saved-tensor step each
     Bench(
         "bench_keys.py",
-        ["--T", "10", "--batch", "8"],
-        [
-            "model=s_resnet38",
-            "block=keys_s2s",
-            "neuron=lif",
-            "data.image_size=32",
-            "T=50",
-            "trainer.batch_size=21",
-        ],
-        {"full": 2 * 2 + 2, "quick": 1},  # quick: T 10/50, batch 8/21 -> ~1/13 of a step per step
+        ["--T", "4", "--batch", "4"],
+        {"full": [*KEYS, "T=50", "trainer.batch_size=21"], "quick": [*KEYS, "T=4", "trainer.batch_size=4"]},
+        {"full": 6, "quick": 6},
     ),
+    # 3 methods x each T, (1 warm-up + iters) steps each in its own process; a step's cost ~ T:
+    # full T 5, 10, 20 = 7 steps of T=5 per method and round; quick T 2, 4 = 3 steps of T=2
     Bench(
         "bench_dsr.py",
-        ["--T", "5", "10", "--iters", "1", "--batch", "4"],
-        ["model=preact_resnet18", "neuron=dsr_if", "method=dsr", "data.image_size=32", "T=5"]
-        + ["trainer.batch_size=8"],
-        # 3 methods x T in (5, 10, 20) x (iters + 1) steps, a step's cost ~ T: (5+10+20)/5 = 7 T=5 steps
-        {"full": 3 * 7 * 3, "quick": 3 * 3 * 2 // 2},
+        ["--T", "2", "4", "--iters", "1", "--batch", "2"],
+        {"full": [*DSR, "T=5", "trainer.batch_size=8"], "quick": [*DSR, "T=2", "trainer.batch_size=2"]},
+        {"full": 3 * 7 * 3, "quick": 3 * 3 * 2},
+        {"full": 9, "quick": 6},
     ),
+    # speed: 2-3 variants x (warm-up + iters) rounds; memopt: 3 modes (~1.5 steps each) x each T
     Bench(
         "bench_fastpath.py",
         ["--iters", "1", "--warmup", "1", "--size", "32", "--memopt-T", "4", "--skip-compile"],
-        ["model=sew_resnet18", "data.image_size=64", "T=4", "trainer.batch_size=8"],
-        # speed: 2-3 variants x (2 + 5) rounds; memopt: 3 modes (~2 steps each) x T in (4, 16) x 7 rounds
-        {"full": 3 * 7 + 6 * 7 * 5, "quick": (2 * 2 + 6 * 2) // 4},
+        {"full": [*SEW18, "data.image_size=64"], "quick": [*SEW18, "data.image_size=32"]},
+        {"full": 3 * 7 + 5 * 7 * 5, "quick": 2 * 2 + 5 * 2 + 3},
     ),
 ]
 
 
+def start_up_seconds() -> float:
+    """A fresh python that imports torch and snnexp, as every benchmark process does (measured)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, snnexp.build"], check=True)
+    return time.perf_counter() - t0
+
+
 def estimate(benches: list[Bench], mode: str) -> float:
-    """Seconds for ``benches``, from one probe step of each benchmark's model."""
+    """Seconds for ``benches``, from one probe step of each benchmark's model at its shape."""
     from snnexp.config import compose
     from snnexp.estimate import probe
 
+    start = start_up_seconds()
     total = 0.0
     for b in benches:
-        step = probe(compose(["data=synthetic", "logger=none", "threads=auto", *b.probe]), steps=1).step_s
-        total += step * b.steps[mode]
-        print(f"  {b.script}: {step:.2f} s per probe step x {b.steps[mode]} steps", file=sys.stderr)
+        cfg = compose(["data=synthetic", "logger=none", "threads=auto", *b.probe[mode]])
+        step = probe(cfg, steps=1).step_s
+        procs = 1 + b.children.get(mode, 0)
+        total += step * b.steps[mode] + start * procs
+        line = f"  {b.script}: {step:.2f} s/step x {b.steps[mode]} steps, {procs} process(es)"
+        print(line, file=sys.stderr)
     return total
 
 
