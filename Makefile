@@ -47,8 +47,9 @@ format: $(STAMP) ## ruff autofix + format
 battery: $(STAMP) ## a hostile user's bad inputs: each must be one line, exit 2, no traceback, nothing left (141 cases, ~5-10 min on 2 busy cores)
 	$(BIN)/python scripts/hostile_battery.py --jobs $(TEST_JOBS)
 
-bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), ratios measured side by side
-	@for f in scripts/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit $$?; done
+QUICK ?=
+bench: $(STAMP) ## speed/memory benchmarks (scripts/bench_*.py), estimate first; QUICK=1: about a minute
+	$(BIN)/python scripts/bench.py $(if $(QUICK),--quick,)
 
 PAPER ?=
 claims: $(STAMP) ## the papers' claims in miniature on digits, several seeds each: table + PNGs in outputs/claims [PAPER=sew]

@@ -19,7 +19,11 @@ SWEEP_DIR ?=
 
 DSR_TIME := $(shell date +%Y-%m-%d/%H-%M-%S)
 dsr_sweep_dir = $(if $(SWEEP_DIR),$(SWEEP_DIR),outputs/tables/$(1)/$(DSR_TIME))
-DSR_RUN := $(if $(DRY),@echo,)
+# DRY=1 prints the commands, and before each `snnexp train`/`tune` its runs and their estimated time
+# on this machine (snnexp/dryrun.py: a measured probe step; ESTIMATE=0: the commands only)
+ESTIMATE ?= 1
+SNNEXP_DRY ?= $(if $(and $(filter 1,$(ESTIMATE)),$(wildcard $(BIN)/python)),@$(BIN)/python -m snnexp.dryrun,@echo)
+DSR_RUN := $(if $(DRY),$(SNNEXP_DRY),)
 DSR_DEPS := $(if $(DRY),,$(STAMP))
 DSR_DATA_ARG := $(if $(DATA),paths.data_root=$(DATA),)
 DSR_SEEDS := seed=0,1,2

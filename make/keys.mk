@@ -21,7 +21,11 @@ PRETRAIN_DIR ?=
 
 KEYS_TIME := $(shell date +%Y-%m-%d/%H-%M-%S)
 keys_dir = $(if $(SWEEP_DIR),$(SWEEP_DIR),outputs/tables/keys-$(1)/$(KEYS_TIME))
-KEYS_RUN := $(if $(DRY),@echo,)
+# DRY=1 prints the commands, and before each `snnexp train`/`tune` its runs and their estimated time
+# on this machine (snnexp/dryrun.py: a measured probe step; ESTIMATE=0: the commands only)
+ESTIMATE ?= 1
+SNNEXP_DRY ?= $(if $(and $(filter 1,$(ESTIMATE)),$(wildcard $(BIN)/python)),@$(BIN)/python -m snnexp.dryrun,@echo)
+KEYS_RUN := $(if $(DRY),$(SNNEXP_DRY),)
 KEYS_DEPS := $(if $(DRY),,$(STAMP))
 KEYS_ARGS := $(if $(DATA),paths.data_root=$(DATA),) $(ARGS)
 KEYS_TRAIN := $(KEYS_RUN) $(BIN)/snnexp train

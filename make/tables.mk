@@ -22,7 +22,11 @@ SWEEP_DIR ?=
 SNNEXP_TABLES_TIME := $(shell date +%Y-%m-%d/%H-%M-%S)
 # $(call sew_sweep_dir,<name>): SWEEP_DIR if given, else a fresh directory per launch
 sew_sweep_dir = $(if $(SWEEP_DIR),$(SWEEP_DIR),outputs/tables/$(1)/$(SNNEXP_TABLES_TIME))
-SEW_RUN := $(if $(DRY),@echo,)
+# DRY=1 prints the commands, and before each `snnexp train`/`tune` its runs and their estimated time
+# on this machine (snnexp/dryrun.py: a measured probe step; ESTIMATE=0: the commands only)
+ESTIMATE ?= 1
+SNNEXP_DRY ?= $(if $(and $(filter 1,$(ESTIMATE)),$(wildcard $(BIN)/python)),@$(BIN)/python -m snnexp.dryrun,@echo)
+SEW_RUN := $(if $(DRY),$(SNNEXP_DRY),)
 SEW_DEPS := $(if $(DRY),,$(STAMP))
 SEW_DATA_ARG := $(if $(DATA),data.root=$(DATA),)
 

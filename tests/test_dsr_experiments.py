@@ -116,7 +116,10 @@ def test_tables_name_existing_experiments():
 )
 def test_make_targets_dry(target):
     p = subprocess.run(
-        ["make", "-s", target, "DRY=1", "SWEEP_DIR=/tmp/x"], cwd=ROOT, capture_output=True, text=True
+        ["make", "-s", target, "DRY=1", "ESTIMATE=0", "SWEEP_DIR=/tmp/x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()

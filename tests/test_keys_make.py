@@ -22,7 +22,7 @@ def dry_run(target: str, *args: str) -> list[list[str]]:
         pytest.skip("make is not installed")
     mk = ["-f", str(REPO / "make" / "keys.mk")]
     out = subprocess.run(
-        [make, "-s", "--no-print-directory", *mk, target, "DRY=1", *args],
+        [make, "-s", "--no-print-directory", *mk, target, "DRY=1", "ESTIMATE=0", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

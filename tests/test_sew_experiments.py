@@ -195,7 +195,17 @@ def dry_run(target: str, *args: str) -> list[list[str]]:
     if make is None:
         pytest.skip("make is not installed")
     out = subprocess.run(
-        [make, "-s", "--no-print-directory", "-f", str(REPO / "make" / "tables.mk"), target, "DRY=1", *args],
+        [
+            make,
+            "-s",
+            "--no-print-directory",
+            "-f",
+            str(REPO / "make" / "tables.mk"),
+            target,
+            "DRY=1",
+            "ESTIMATE=0",
+            *args,
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

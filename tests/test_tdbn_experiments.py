@@ -86,7 +86,7 @@ def dry_run(target: str, *args: str) -> list[list[str]]:
         pytest.skip("make is not installed")
     files = ["-f", str(REPO / "make" / "tables.mk"), "-f", str(REPO / "make" / "tdbn.mk")]
     out = subprocess.run(
-        [make, "-s", "--no-print-directory", *files, target, "DRY=1", *args],
+        [make, "-s", "--no-print-directory", *files, target, "DRY=1", "ESTIMATE=0", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -23,6 +23,7 @@ COMMANDS = {
     "analyze": "firing rates, gradient norms, energy: snnexp analyze firing|gradients|energy [overrides]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
     "tune": "hyper-parameter search (TPE + Hyperband, resumable): snnexp tune search=... [overrides]",
+    "estimate": "runs of a (sweep) command and their time on this machine: snnexp estimate [-m] ...",
     "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",
 }
 USAGE = "usage: snnexp <command> [overrides...]   (snnexp <command> --help for its options)"
@@ -181,9 +182,9 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     # Hydra reports an error of its own (a run dir it cannot create, a launcher that cannot start)
     # as a stack trace; with HYDRA_FULL_ERROR=1 it raises instead, and it becomes one line here.
     # SNNEXP_FULL_ERROR carries the user's own choice into the job (and joblib's workers).
-    saved_env = {k: os.environ.get(k) for k in ("SNNEXP_FULL_ERROR", "SNNEXP_SWEPT_KEYS", "HYDRA_FULL_ERROR")}
+    saved_env = {k: os.environ.get(k) for k in (*SWEEP_ENV, "SNNEXP_FULL_ERROR", "HYDRA_FULL_ERROR")}
     os.environ["SNNEXP_FULL_ERROR"] = "1" if full else "0"
-    os.environ["SNNEXP_SWEPT_KEYS"] = ",".join(_swept_keys(args))  # for the job dirs' names
+    os.environ.update(_sweep_env(args))
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         return _run_app(app, args, full)
@@ -249,6 +250,28 @@ def _quiet_third_party(json_only: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     if json_only:  # stdout is for the JSON document alone
         logging.getLogger().setLevel(logging.WARNING)
+
+
+SWEEP_ENV = ("SNNEXP_SWEPT_KEYS", "SNNEXP_SWEEP_RUNS", "SNNEXP_SWEEP_T0")
+
+
+def _sweep_env(args: list[str]) -> dict[str, str]:
+    """What a sweep's jobs learn of the sweep: the swept keys (for the job dirs' names), the
+    number of runs and the start time (for the progress line with an ETA, commands/train.py)."""
+    import time
+
+    from snnexp.commands.estimate import runs
+
+    keys = _swept_keys(args)
+    try:
+        n = len(runs([a for a in args if "=" in a and not a.startswith("-")])) if keys else 1
+    except Exception:  # Hydra reports a bad override itself
+        n = 0
+    return {
+        "SNNEXP_SWEPT_KEYS": ",".join(keys),
+        "SNNEXP_SWEEP_RUNS": str(n),
+        "SNNEXP_SWEEP_T0": f"{time.time():.0f}",
+    }
 
 
 def _swept_keys(args: list[str]) -> list[str]:

@@ -18,6 +18,8 @@ import json
 import math
 import multiprocessing as mp
 import statistics
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,60 @@ def trial_config(base: DictConfig, values: dict[str, Any]) -> DictConfig:
     return cfg
 
 
+def middle_values(space: dict[str, Any]) -> dict[str, Any]:
+    """The middle of the search space (geometric for log scales; the first choice of a
+    categorical): the trial whose cost stands for all in an estimate."""
+    values = {}
+    for key, s in space.items():
+        if s["type"] == "categorical":
+            values[key] = list(s["choices"])[0]
+            continue
+        lo, hi = float(s["low"]), float(s["high"])
+        mid = math.sqrt(lo * hi) if s.get("log") else (lo + hi) / 2
+        values[key] = round(mid) if s["type"] == "int" else mid
+    return values
+
+
+def estimate(base: DictConfig) -> float:
+    """Print, before a search starts, its trials and their time on this machine: a probe of the
+    middle trial (snnexp/estimate.py), every trial to its last epoch (Hyperband stops most trials
+    earlier, so this bounds the search from above). Returns the seconds."""
+    from snnexp.estimate import human, probe, run_seconds
+
+    search = OmegaConf.to_container(base.search, resolve=True)
+    cfg = trial_config(base, middle_values(flat_space(search["space"])))
+    n, jobs = int(search["n_trials"]), int(search["n_jobs"])
+    p = probe(cfg, jobs=jobs)
+    per_trial = run_seconds(cfg, p)
+    total = n * per_trial / jobs
+    print(
+        f"snnexp tune: {n} trials, {jobs} at a time; the middle trial: {p.step_s:.3g} s/step "
+        f"({p.device}), {human(per_trial)} for all {cfg.trainer.epochs} epochs -> at most {human(total)} "
+        "on this machine (Hyperband stops most trials earlier)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return total
+
+
+class Progress:
+    """After each trial: how many are done, and the time left at the pace so far."""
+
+    def __init__(self, n_trials: int):
+        self.n, self.t0 = n_trials, time.time()
+
+    def __call__(self, study, trial) -> None:
+        done = _finished(study)
+        spent = time.time() - self.t0
+        left = spent / max(done, 1) * max(self.n - done, 0)
+        print(
+            f"snnexp tune: trial {trial.number} {trial.state.name.lower()}; {done}/{self.n} done in "
+            f"{spent / 60:.1f} min, ETA {left / 60:.1f} min",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 # ------------------------------------------------------------------------------ the study
 def _study(root: Path, search: dict[str, Any], epochs: int, worker: int = 0):
     import optuna
@@ -207,7 +263,10 @@ def _worker(
     states = tuple(getattr(optuna.trial.TrialState, s) for s in FINISHED)
     study.optimize(
         _objective(OmegaConf.create(base_yaml), root_path, search),
-        callbacks=[optuna.study.MaxTrialsCallback(int(search["n_trials"]), states=states)],
+        callbacks=[
+            optuna.study.MaxTrialsCallback(int(search["n_trials"]), states=states),
+            Progress(int(search["n_trials"])),
+        ],
         catch=(Exception,),  # a diverged or failing trial is recorded as failed; the search goes on
     )
 

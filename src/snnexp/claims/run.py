@@ -268,11 +268,51 @@ def _unique_trainings(jobs: Iterable[Job]) -> dict[Path, DictConfig]:
     return runs
 
 
+def estimate(runs: dict[Path, DictConfig], n_jobs: int) -> float:
+    """Before the first run: the time of the training runs still to do, from one probe per distinct
+    setting (snnexp/estimate.py; runs that differ only in the seed share one). The measurements
+    after training (eval, memory, analysis) are not included. Returns the seconds."""
+    import json
+
+    from snnexp.estimate import human, overhead, probe, run_seconds
+
+    todo = [cfg for rd, cfg in runs.items() if not _finished(rd)]
+    extra = overhead(todo[0]) if todo else None  # build, checkpoints, plots: same for all runs here
+    probes: dict[str, float] = {}
+    total = 0.0
+    for cfg in todo:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        plain.pop("seed", None)
+        key = json.dumps(plain, sort_keys=True, default=str)
+        if key not in probes:
+            probes[key] = run_seconds(cfg, probe(cfg, jobs=n_jobs), extra)
+        total += probes[key]
+    wall = total / max(1, min(n_jobs, len(todo)))
+    print(
+        f"snnexp claims: {len(todo)} of {len(runs)} training runs to do "
+        f"({len(runs) - len(todo)} done before), "
+        f"estimated {human(wall)} on this machine ({len(probes)} settings probed, {n_jobs} jobs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return wall
+
+
+def _finished(run_dir: Path) -> bool:
+    from snnexp.runfiles import read_metrics
+
+    try:
+        return read_metrics(run_dir).get("status") == "finished"
+    except (OSError, ValueError):
+        return False
+
+
 def run_claims(claims: list[Claim], out: Path, quick: bool = False, n_jobs: int = 1) -> list[dict[str, Any]]:
     """Measure every arm x seed of every claim; returns each claim's result (JSON-able)."""
     jobs = plan(claims, out, quick)
     runs = _unique_trainings(jobs)
     print(f"snnexp claims: {len(claims)} claims, {len(runs)} training runs, {n_jobs} jobs", file=sys.stderr)
+    estimate(runs, n_jobs)
     trained = _execute(_train, [(cfg, rd) for rd, cfg in runs.items()], n_jobs, [rd.name for rd in runs])
     metrics = dict(zip(runs, trained, strict=True))
     measured = [j for j in jobs if j.claim.kind != "train"]

@@ -58,6 +58,26 @@ def _parallel_jobs() -> int:
     return parallel_jobs(hc.launcher.get("n_jobs", 1))
 
 
+def _sweep_progress() -> None:
+    """A sweep's progress line at the start of each job: k of N, and the time left at the pace of
+    the jobs so far (parallel jobs included)."""
+    import os
+    import time
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    n, t0 = int(os.environ.get("SNNEXP_SWEEP_RUNS") or 0), float(os.environ.get("SNNEXP_SWEEP_T0") or 0)
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN or n <= 1 or not t0:
+        return
+    k, spent = int(hc.job.num), time.time() - t0
+    eta = f", ETA {spent / k * (n - k) / 60:.1f} min" if k else ""
+    print(
+        f"snnexp: sweep run {k + 1}/{n} ({k} done in {spent / 60:.1f} min{eta})", file=sys.stderr, flush=True
+    )
+
+
 def task(cfg, flags: set[str]) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -68,6 +88,7 @@ def task(cfg, flags: set[str]) -> None:
 
     run_dir = HydraConfig.get().runtime.output_dir
     jobs = _parallel_jobs()
+    _sweep_progress()
     prefix = f"[{Path(run_dir).name}] " if jobs > 1 else ""  # lines of parallel jobs interleave
     try:
         with tee_to_log(run_dir, prefix):

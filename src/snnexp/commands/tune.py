@@ -32,9 +32,10 @@ def task(cfg, flags: set[str]) -> None:
 
     from hydra.core.hydra_config import HydraConfig
 
-    from snnexp.tune import best_overrides, render_summary, run_search
+    from snnexp.tune import best_overrides, estimate, render_summary, run_search
 
     root = HydraConfig.get().runtime.output_dir
+    estimate(cfg)  # how many trials and how long, before the first one starts
     summary = run_search(cfg, root)
     if "--json" in flags:
         print(json.dumps(summary, indent=2))

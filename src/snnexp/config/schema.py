@@ -137,7 +137,8 @@ class TrainerConfig:
     """The loop's settings; how a step updates the weights is the ``method`` group."""
 
     epochs: int = rng(10, ge=1)
-    batch_size: int = rng(64, ge=1)
+    batch_size: int = rng(64, ge=1)  # samples per optimizer step, all ranks and micro-batches together
+    accumulate: int = rng(1, ge=1)  # micro-batches per optimizer step (gradient accumulation)
     eval_batch_size: Optional[int] = rng(None, ge=1)
     loss: str = rng("ce", choices=("ce", "mse"))
     label_smoothing: float = rng(0.0, ge=0.0, lt=1.0)

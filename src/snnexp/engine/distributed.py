@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -34,14 +35,38 @@ def _env_int(*names: str, default: int) -> int:
     return default
 
 
+def first_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: ``gpu[07-09,12],cpu1`` -> ``gpu07``."""
+    m = re.match(r"([^,\[]+)(?:\[([^\]]+)\])?([^,]*)", nodelist.strip())
+    if not m:
+        raise ConfigError(f"SLURM_JOB_NODELIST={nodelist!r}: not a SLURM node list")
+    prefix, ranges, suffix = m.groups()
+    first = ranges.split(",")[0].split("-")[0] if ranges else ""
+    return f"{prefix}{first}{suffix}"
+
+
+def _slurm_rendezvous() -> None:
+    """srun sets the ranks but no rendezvous address: rank 0 runs on the first node of the job,
+    and the port is derived from the job id (every task computes the same one; two jobs on one
+    node get different ones). torchrun's or the user's MASTER_ADDR/MASTER_PORT win."""
+    nodes = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+    if nodes and "MASTER_ADDR" not in os.environ:
+        os.environ["MASTER_ADDR"] = first_host(nodes)
+    job = os.environ.get("SLURM_JOB_ID", "")
+    if job.isdigit() and "MASTER_PORT" not in os.environ:
+        os.environ["MASTER_PORT"] = str(10_000 + int(job) % 50_000)
+
+
 def init_distributed(device_kind: str) -> Dist:
-    """Join the process group when launched by torchrun (RANK/WORLD_SIZE) or by SLURM with one
-    task per GPU (SLURM_PROCID/SLURM_NTASKS, MASTER_ADDR from submitit)."""
+    """Join the process group when launched by torchrun (RANK/WORLD_SIZE) or by srun with one
+    task per GPU (SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, the address from the node list)."""
     world = _env_int("WORLD_SIZE", "SLURM_NTASKS", default=1)
     if world <= 1:
         return Dist()
     rank = _env_int("RANK", "SLURM_PROCID", default=0)
     local = _env_int("LOCAL_RANK", "SLURM_LOCALID", default=0)
+    if "WORLD_SIZE" not in os.environ:
+        _slurm_rendezvous()
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", "29500")
     if not dist.is_initialized():

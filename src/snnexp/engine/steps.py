@@ -2,12 +2,16 @@
 
 The context hides the optimizer, the grad scaler (AMP), gradient clipping and the divergence
 check, so that every method updates the weights the same way: ``ctx.backward(loss)`` then
-``ctx.optimizer_step(loss)``.
+``ctx.optimizer_step(loss)``. With gradient accumulation (``trainer.accumulate=N``) a step's batch
+comes as N micro-batches (:meth:`StepContext.micro_batches`): each is forwarded and
+back-propagated on its own (the activation memory of one micro-batch), the gradients add up, and
+one optimizer step follows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,26 @@ class StepContext:
     params: list[nn.Parameter] | None = None  # what clip_grad clips
     clip_grad: float | None = None
     where: Callable[[], str] = lambda: ""  # "epoch e, step s" for error messages
+    accumulate: int = 1  # micro-batches per optimizer step
+
+    def micro_batches(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+        """The step's batch as ``accumulate`` micro-batches ``(x_i, y_i, weight_i)``, weight_i =
+        len(y_i) / len(y): the sum of the weighted micro-batch mean losses is the mean loss of the
+        whole batch, and so is the gradient. Under DDP, the caller's forward and backward of every
+        micro-batch but the last run inside ``no_sync()``: the gradients are all-reduced once, with
+        the last backward."""
+        n = min(self.accumulate, y.shape[0])
+        if n == 1:
+            yield x, y, 1.0
+            return
+        dim = 1 if x.dim() == 5 else 0  # [T, B, ...] sequences (engine/device.py), else [B, ...]
+        ddp = _ddp(net)
+        for i, (xi, yi) in enumerate(zip(x.tensor_split(n, dim), y.tensor_split(n), strict=True)):
+            last = i == n - 1
+            with contextlib.nullcontext() if last or ddp is None else ddp.no_sync():
+                yield xi.contiguous(), yi, yi.shape[0] / y.shape[0]
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -45,6 +69,13 @@ class StepContext:
             nn.utils.clip_grad_norm_(self.params, float(self.clip_grad))
         self.scaler.step(self.optimizer)
         self.scaler.update()
+
+
+def _ddp(net: nn.Module) -> nn.parallel.DistributedDataParallel | None:
+    """The DDP wrapper inside ``net`` (which torch.compile may wrap again), or None."""
+    while net is not None and not isinstance(net, nn.parallel.DistributedDataParallel):
+        net = getattr(net, "_orig_mod", None)
+    return net
 
 
 def make_loss(name: str, num_classes: int, label_smoothing: float):

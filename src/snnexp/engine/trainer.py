@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from spikingjelly.activation_based import functional
 from torch import nn
 
-from snnexp.engine import fastpath
+from snnexp.engine import fastpath, preempt
 from snnexp.engine.curves import plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import (
@@ -182,8 +182,12 @@ class Run(RunState):
             params=list(self.model.parameters()),
             clip_grad=cfg.trainer.clip_grad,
             where=lambda: f"epoch {self.epoch + 1}, step {self.step}",
+            accumulate=self._accumulate(),
         )
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
+        self.signals = preempt.StopSignals(
+            self.request_stop, self.dist.is_main
+        )  # a scheduler's warning (fit() listens)
         self.epoch_sums = Sums(self.device)  # this epoch's train loss/accuracy so far
         self.history: list[dict[str, float]] = []
         if self.resume_from:
@@ -200,6 +204,19 @@ class Run(RunState):
                 (self.run_dir / "init_from.json").write_text(json.dumps(self.init_report, indent=1))
         self.logger = build_logger(cfg, self.run_dir, self.dist.is_main, self.step)
         self._write_files(status="running" if self.history else "started")
+
+    def _accumulate(self) -> int:
+        """trainer.accumulate micro-batches per optimizer step; each rank's batch must hold one
+        sample per micro-batch at least."""
+        n = int(self.cfg.trainer.get("accumulate", 1))
+        per_rank = self.train_loader.batch_sampler.batch_size
+        if n > per_rank:
+            raise ConfigError(
+                f"trainer.accumulate={n} is more micro-batches than the {per_rank} samples of a step "
+                f"on each of the {self.dist.world_size} process(es); use trainer.accumulate<={per_rank} "
+                "or a larger trainer.batch_size"
+            )
+        return n
 
     def _init_from(self) -> dict[str, Any] | None:
         """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""
@@ -232,7 +249,9 @@ class Run(RunState):
         until = epochs if not stop else min(epochs, self.epoch + int(stop))
         ok = False
         try:
-            with self._stop_on_signals():  # to the end: a signal while writing waits for the files
+            # to the end: a signal while writing waits for the files; a scheduler's warning
+            # (SIGUSR1/2, engine/preempt.py) stops the run the same way, then requeues it
+            with self._stop_on_signals(), self.signals:
                 while self.epoch < until and not self.stop_reason:
                     row = self._one_epoch(epochs)
                     if row is not None and self.on_epoch is not None and self.on_epoch(self.epoch, row):
@@ -256,6 +275,15 @@ class Run(RunState):
         finally:
             self.lock.release()
             cleanup(self.dist, meet=ok)
+        if stopped_by in preempt.WARNING_NAMES:
+            if self.dist.is_main:
+                print(
+                    f"snnexp: {self.run_dir}: stopped by {stopped_by} at epoch {self.epoch + 1}, step "
+                    f"{self.step_in_epoch} (checkpoint saved); resume=auto continues it",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            self.signals.hand_over()  # requeue, or end as the signal would have (engine/preempt.py)
         if stopped_by in ("SIGINT", "SIGTERM"):
             raise RunInterrupted(
                 f"{self.run_dir}: stopped by {stopped_by} at epoch {self.epoch + 1}, step "

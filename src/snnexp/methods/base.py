@@ -14,8 +14,10 @@ class Method:
 
     The loop calls :meth:`prepare` once with the built model (before DDP, compile and the
     optimizer), then :meth:`train_step` for every batch. ``train_step`` returns the detached loss
-    and logits of the batch, for the running metrics. Constructor arguments are the keys of
-    ``conf/method/<name>.yaml`` (keyword-only: the YAML is their one source).
+    and logits of the batch, for the running metrics. A method whose forward/backward differs
+    overrides :meth:`micro_step` and keeps gradient accumulation (``trainer.accumulate``).
+    Constructor arguments are the keys of ``conf/method/<name>.yaml`` (keyword-only: the YAML is
+    their one source).
     """
 
     name = "base"
@@ -34,11 +36,24 @@ class Method:
         return loss, logits
 
     def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        """One optimizer step on the batch, back-propagated one micro-batch at a time
+        (``trainer.accumulate``; one micro-batch, the whole batch, by default)."""
         ctx.zero_grad()
-        loss, logits = self.forward_loss(net, x, y, ctx)
-        ctx.backward(loss)
-        functional.reset_net(net)  # neuron state must not leak into the next batch
+        losses, outputs = [], []
+        for xi, yi, weight in ctx.micro_batches(net, x, y):
+            loss, logits = self.micro_step(net, xi, yi, ctx, weight)
+            losses.append(loss if weight == 1.0 else loss * weight)
+            outputs.append(logits)
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()  # the whole batch's mean
         ctx.optimizer_step(loss)
+        return loss, outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+    def micro_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext, weight: float):
+        """Forward and backward of one micro-batch, its loss scaled by its share of the batch;
+        returns the detached (unscaled) loss and logits."""
+        loss, logits = self.forward_loss(net, x, y, ctx)
+        ctx.backward(loss if weight == 1.0 else loss * weight)
+        functional.reset_net(net)  # neuron state must not leak into the next batch
         return loss.detach(), logits.detach()
 
     def __repr__(self) -> str:

@@ -192,21 +192,23 @@ class DSR(Method):
         return (xs if static else weighted_mean(xs, nodes[0].decay)).unsqueeze(0)
 
     def train_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
+        # on the whole batch, before any micro-batch: the thresholds do not depend on accumulate
         self.calibrate_if_needed(getattr(net, "module", net), x)
+        return super().train_step(net, x, y, ctx)
+
+    def micro_step(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext, weight: float):
         if self.formulation == "per_step":
-            return super().train_step(net, x, y, ctx)
-        ctx.zero_grad()
+            return super().micro_step(net, x, y, ctx, weight)
         model = getattr(net, "module", net)  # DDP
         try:
             with ctx.autocast():
                 logits = self.flat_forward(net, model, x)
                 loss = ctx.loss_fn(logits.float(), y)
-            ctx.backward(loss)
+            ctx.backward(loss if weight == 1.0 else loss * weight)
         finally:
             functional.reset_net(model)
             for n in dsr_nodes(model):
                 n.dsr_record = None
-        ctx.optimizer_step(loss)
         return loss.detach(), logits.detach()
 
     def flat_forward(self, net: nn.Module, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
