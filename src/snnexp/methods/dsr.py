@@ -167,6 +167,11 @@ class DSR(Method):
                 "method.formulation=flat needs norms shared by all time steps (not bntt); "
                 "use method.formulation=per_step"
             )
+        if self.formulation == "flat" and any(n.is_lif and n.dsr_backward == "authors" for n in nodes):
+            raise ConfigError(
+                "neuron.dsr_backward=authors weights the per-step gradients, which the flat replay "
+                "does not have; use neuron.dsr_backward=exact or method.formulation=per_step"
+            )
         for n in nodes:
             n.grad = "dsr"
         if self.calibrate_thresholds:  # NaN until the first batch (a resume restores real ones)
