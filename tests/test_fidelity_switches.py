@@ -39,7 +39,9 @@ def test_keys_lif_fires_at_the_tie_only_with_eq_4(learn_leak):
     # u = 0.5 + 0.75 = 1.25 fires: [0, 1]
     x = torch.tensor([[1.0], [0.75]])
     for fire, expected in (("ge", [1.0, 0.0]), ("gt", [0.0, 1.0])):
-        n = neuron("neuron=keys_lif", "neuron.leak=0.5", f"neuron.learn_leak={learn_leak}", f"neuron.fire={fire}")
+        n = neuron(
+            "neuron=keys_lif", "neuron.leak=0.5", f"neuron.learn_leak={learn_leak}", f"neuron.fire={fire}"
+        )
         got = n(x).flatten().tolist()
         assert got == expected, f"fire={fire}: spikes {got}, expected {expected}"
 
@@ -153,9 +155,8 @@ def test_milestone_epoch_is_refused_for_a_schedule_without_milestones():
 
 # ---------------------------------------------------------------- KEYS: data
 def test_keys_normalises_with_the_authors_std_on_cifar10_and_cifar100(tmp_path):
-    from test_data_images import write_cifar10
-
     from snnexp.data import build_dataset
+    from test_data_images import write_cifar10
 
     last = write_cifar10(tmp_path)
     c = compose(["experiment=keys/table7", f"data.root={tmp_path}", "data.verify_md5=false"])
@@ -166,3 +167,161 @@ def test_keys_normalises_with_the_authors_std_on_cifar10_and_cifar100(tmp_path):
     want = (raw - mean[:, None, None]) / std[:, None, None]
     assert torch.allclose(x, want, atol=1e-5), f"largest difference {(x - want).abs().max():.3g}"
     assert cfg("experiment=keys/table2_cifar100").data.normalize_stats == "keys_cifar10"
+
+
+# ---------------------------------------------------------------- KEYS: BNTT beta
+@pytest.mark.parametrize("bias,count", [("false", 634_000), ("true", 706_800)])
+def test_bntt_beta_switch_gives_the_paper_and_the_authors_parameter_counts(bias, count):
+    # KEYS Table 7 counts S-ResNet38 (16 filters, CIFAR-10, T=50) at 634,000: gamma only. The
+    # authors' model.py leaves beta trainable (bias = None set on ModuleLists): + 50 x 1,456 betas
+    over = [
+        "model=s_resnet38",
+        "block=keys_s2s",
+        "neuron=keys_lif",
+        "surrogate=triangle",
+        "norm=bntt",
+        "T=50",
+    ]
+    m = snnexp.build_model(compose([*over, "data=cifar10", "model.base_width=16", f"norm.bias={bias}"]))
+    assert n_params(m) == count, f"norm.bias={bias}: {n_params(m)} parameters, expected {count}"
+
+
+# ---------------------------------------------------------------- KEYS: Table 11 resolution
+@pytest.mark.parametrize("name", ["table11", "table11_finetune"])
+def test_table_11_at_the_papers_32_px_or_the_authors_64_px_with_a_stride_2_stem(name):
+    paper, authors = cfg(f"experiment=keys/{name}"), cfg(f"experiment=keys/{name}", "data.image_size=64")
+    assert (paper.data.image_size, paper.model.stem_kernel, paper.model.stem_stride) == (32, 3, 1)
+    # VicenteAlex/Spiking_ResNet model.py SResnetNM: Resize 64x64, conv1 2->F k3 s2 p1
+    assert (authors.data.image_size, authors.model.stem_kernel, authors.model.stem_stride) == (64, 3, 2)
+    assert authors.model.stem_pool == 0
+
+
+# ---------------------------------------------------------------- TDBN: ResNet-17/19 head
+@pytest.mark.parametrize("pool,fc_in", [(2, 8192), (None, 512)])
+def test_tdbn_resnet19_head_reads_average_pool_2_either_way(pool, fc_in):
+    # CIFAR-10, 32 px: the last stage is 512 x 8 x 8. "average pool/2" (TDBN supplement Table 4) as a
+    # 2x2 pool: 512 x 4 x 4 = 8192 features into the 256-d fc; as a global pool: 512
+    over = ["model=tdbn_resnet19", "block=tdbn", "norm=tdbn", "neuron=tdbn_lif", "data=cifar10", "T=2"]
+    m = snnexp.build_model(compose([*over, f"model.pool={'null' if pool is None else pool}"]))
+    fc1 = dict(m.named_modules())["body.fc1"]
+    assert (fc1.in_features, fc1.out_features) == (fc_in, 256), f"pool={pool}: fc {fc1}"
+
+
+def test_tdbn_pool_larger_than_the_feature_map_is_refused():
+    over = ["model=tdbn_resnet19", "block=tdbn", "norm=tdbn", "neuron=tdbn_lif", "data=cifar10"]
+    with pytest.raises(ConfigError, match="model.pool=16"):
+        snnexp.build_model(compose([*over, "model.pool=16"]))
+
+
+# ---------------------------------------------------------------- DSR: dropout and conv bias
+def test_dsr_dropout_draws_a_mask_per_step_or_one_for_all_steps():
+    torch.manual_seed(0)
+    x = torch.ones(4, 2, 64, 4, 4)  # [T, B, C, H, W]
+    for mask, shared in (("per_step", False), ("shared", True)):
+        c = compose(
+            [
+                "model=preact_resnet20",
+                "neuron=dsr_if",
+                "data=synthetic",
+                "model.dropout=0.5",
+                "T=4",
+                f"model.dropout_mask={mask}",
+            ]
+        )
+        m = snnexp.build_model(c).train()
+        drop = m.body.layer1[0].dropout
+        y = drop(x)
+        same = all(torch.equal(y[0] != 0, y[t] != 0) for t in range(1, 4))
+        assert same == shared, f"dropout_mask={mask}: masks equal over time: {same}"
+        assert 0.35 < (y == 0).float().mean() < 0.65  # p = 0.5 either way
+
+
+def test_dsr_flat_formulation_needs_a_shared_dropout_mask():
+    over = [
+        "method=dsr",
+        "neuron=dsr_if",
+        "model=preact_resnet20",
+        "data=synthetic",
+        "model.dropout=0.1",
+        "method.formulation=flat",
+    ]
+    c = compose(over)
+    with pytest.raises(ConfigError, match="model.dropout_mask=shared"):
+        build_method(c).prepare(snnexp.build_model(c))
+    c = compose([*over, "model.dropout_mask=shared"])
+    build_method(c).prepare(snnexp.build_model(c))  # accepted
+
+
+def test_dsr_preact_conv_bias_keeps_pytorchs_default_init_and_vgg_zeros_it():
+    # qymeng94/DSR cifar/modules/preresnet.py re-initialises conv weights only (bias: U(+-1/sqrt(fan_in)));
+    # cifar/modules/vgg.py sets conv biases to 0
+    torch.manual_seed(0)
+    m = snnexp.build_model(compose(["model=preact_resnet20", "neuron=dsr_if", "data=synthetic"]))
+    conv = m.body.layer1[0].conv1
+    bound = 1.0 / math.sqrt(conv.weight[0].numel())
+    b = conv.bias.detach()
+    assert b.abs().max() <= bound and b.std() > bound / 4, f"bias std {b.std():.4f}, bound {bound:.4f}"
+    v = snnexp.build_model(compose(["model=vgg11", "neuron=dsr_if", "data=synthetic", "data.image_size=32"]))
+    assert all(
+        float(mod.bias.detach().abs().max()) == 0 for mod in v.modules() if isinstance(mod, torch.nn.Conv2d)
+    )
+
+
+# ---------------------------------------------------------------- DSR: hybrid calibration
+def test_hybrid_calibration_on_validation_images_in_eval_mode(tmp_path):
+    """qymeng94/DSR imagenet/main.py --calculate_Vth: model.eval(), the first 5 validation batches
+    (720 images), the 99.9th percentile of each layer's post-ReLU activations over all of them.
+    Here 20 images from batches of 8 (8 + 8 + the first 4 of the third), percentile 99."""
+    from snnexp.engine.init_from import init_from
+    from snnexp.methods.dsr import DSR, dsr_nodes
+
+    model = ["model=preact_resnet20", "data=synthetic", "data.image_size=8", "data.in_channels=3", "norm=bn"]
+    torch.manual_seed(0)
+    ann = snnexp.build_model(compose([*model, "neuron=relu", "T=1"]))
+    ann.train()
+    ann(torch.randn(16, 3, 8, 8) * 2 + 1)  # running statistics far from the batch statistics below
+    ann.eval()
+    torch.save({"model": ann.state_dict()}, tmp_path / "ann.pt")
+    snn = snnexp.build_model(compose([*model, "neuron=dsr_if", "T=4"]))
+    method = DSR(
+        formulation="per_step",
+        flat_bn="recorded",
+        record_chunk=0,
+        calibrate_thresholds=True,
+        threshold_percentile=99.0,
+        calibration="validation",
+        calibration_images=20,
+    )
+    init_from(snn, tmp_path / "ann.pt", reinit="strict", skip=[], fresh=method.init_fresh, echo=False)
+    method.prepare(snn)
+    batches = [torch.randn(8, 3, 8, 8) for _ in range(4)]
+
+    relus = [m for m in ann.modules() if type(m).__name__ == "ReLUUnit"]
+    acts: dict = {}
+    hooks = [
+        r.register_forward_hook(lambda m, i, o: acts.setdefault(m, []).append(o.flatten())) for r in relus
+    ]
+    with torch.no_grad():
+        ann(torch.cat(batches)[:20])  # eval mode: running statistics, so batching does not matter
+    for h in hooks:
+        h.remove()
+    expect = [torch.cat(acts[r]).sort().values[int(0.99 * torch.cat(acts[r]).numel())] for r in relus]
+
+    snn.train()
+    method.before_training(snn, iter(batches))
+    nodes = dsr_nodes(snn)
+    assert snn.training, "the model goes back to training mode"
+    got = torch.stack([n.v_threshold.detach() for n in nodes])
+    want = torch.stack([e.clamp_min(n.lower_bound) for n, e in zip(nodes, expect, strict=True)])
+    assert torch.allclose(got, want, rtol=1e-5), f"thresholds {got.tolist()} vs {want.tolist()}"
+    # train_batch (the other choice) leaves them to the first step; a bad choice is refused
+    with pytest.raises(ConfigError, match="method.calibration='val'"):
+        DSR(
+            formulation="per_step",
+            flat_bn="recorded",
+            record_chunk=0,
+            calibrate_thresholds=True,
+            threshold_percentile=99.0,
+            calibration="val",
+        )
+    assert cfg("experiment=dsr/imagenet_if").method.calibration == "validation"

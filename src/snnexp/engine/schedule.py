@@ -58,7 +58,9 @@ def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int) 
     warm_steps = int(s.get("warmup_steps", 0))
     per_step = bool(s.get("per_step", True))
     if s.get("milestone_epoch", "at") != "at" and s.name != "multistep":
-        raise ConfigError(f"sched.milestone_epoch={s.milestone_epoch} only applies to sched=multistep (got sched={s.name})")
+        raise ConfigError(
+            f"sched.milestone_epoch={s.milestone_epoch} only applies to sched=multistep (got sched={s.name})"
+        )
     shape = SCHEDULES.get(s.name)(s, epochs, base_lr)
 
     def factor(step: int) -> float:

@@ -203,7 +203,9 @@ class DSRNode(FlexScan, base.MemoryModule):
     ):
         super().__init__()
         if dsr_backward not in DSR_BACKWARDS:
-            raise ConfigError(f"neuron.dsr_backward={dsr_backward!r}; choose one of {', '.join(DSR_BACKWARDS)}")
+            raise ConfigError(
+                f"neuron.dsr_backward={dsr_backward!r}; choose one of {', '.join(DSR_BACKWARDS)}"
+            )
         if grad not in GRAD_MODES:
             raise ConfigError(f"neuron: grad={grad!r}; choose one of {', '.join(GRAD_MODES)}")
         if not 0.0 < alpha <= 1.0:

@@ -199,7 +199,9 @@ def keys_lif(
     if not 0.0 < float(leak) < 1.0:
         raise ConfigError(f"neuron keys_lif: leak (lambda) must be in (0, 1), got {leak}")
     if fire not in FIRE_RULES:
-        raise ConfigError(f"neuron.fire={fire!r}; choose ge (u >= U_th, KEYS Eq. 4) or gt (u > U_th, the authors' code)")
+        raise ConfigError(
+            f"neuron.fire={fire!r}; choose ge (u >= U_th, KEYS Eq. 4) or gt (u > U_th, the authors' code)"
+        )
     strict = fire == "gt"
     tau = 1.0 / (1.0 - float(leak))  # lambda = 1 - 1/tau
     common = dict(
@@ -217,7 +219,9 @@ def keys_lif(
                 "(a fixed leak is the same in every layer anyway)"
             )
         return (StrictLIFNode if strict else LIFNode)(tau=tau, **common)
-    node = (StrictParametricLIFNode if strict else ParametricLIFNode)(init_tau=tau, **common)  # lambda = 1 - sigmoid(w)
+    node = (StrictParametricLIFNode if strict else ParametricLIFNode)(
+        init_tau=tau, **common
+    )  # lambda = 1 - sigmoid(w)
     if shared:
         share_parameter(node, "w", shared_store, f"keys_lif.w(leak={float(leak)})")
     return node
