@@ -85,6 +85,20 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "method=dsr", "neuron=dsr_if", "method.record_chunk=4"], "record_chunk=4 streams"),
     (["train", "method=dsr", *FAST], "neuron=dsr_if"),
     (["train", "init.reinit=loose"], "init.reinit"),
+    # the switches between a paper and its authors' code
+    (["train", "sched=multistep", "sched.milestone_epoch=later"], "milestone_epoch"),
+    (["train", *FAST, "sched=cosine", "sched.milestone_epoch=after"], "milestone_epoch=after only"),
+    (["train", *FAST, "neuron=keys_lif", "neuron.fire=geq"], "neuron.fire"),
+    (["train", *FAST, "method=dsr", "neuron=dsr_lif", "neuron.dsr_backward=bptt"], "dsr_backward"),
+    (
+        ["train", *FAST, "method=dsr", "neuron=dsr_lif"]
+        + ["neuron.dsr_backward=authors", "method.formulation=flat"],
+        "dsr_backward=authors",
+    ),
+    (["train", *FAST, "method=dsr", "neuron=dsr_if", "method.calibration=test"], "method.calibration"),
+    (["train", *FAST, "method=dsr", "neuron=dsr_if", "method.calibration_images=0"], "calibration_images"),
+    (["train", *FAST, "model=preact_resnet20", "model.dropout_mask=never"], "dropout_mask"),
+    (["train", "logger=none", "model=tdbn_resnet19", "data=synthetic", "model.pool=0"], "model.pool=0"),
     (["train", "data=cifar10", "data.normalize_stats=imagenet"], "normalize_stats"),
     (["train", "logger=wandb", "logger.mode=sometimes"], "logger.mode"),
     (["train", "launcher=slurm", "-m", "seed=0,1"], "SLURM"),

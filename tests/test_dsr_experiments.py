@@ -24,6 +24,7 @@ def compose(name: str, *over: str):
 def test_every_experiment_composes_with_the_recipe(name):
     c = compose(name)
     assert c.paper == "DSR" and c.experiment_name.startswith("dsr/")
+    assert c.trainer.drop_last is False  # the authors' DataLoaders keep the last partial batch
     if name.startswith("imagenet"):
         return
     assert (c.optim.name, c.optim.momentum, c.optim.weight_decay) == ("sgd", 0.9, 5e-4)
@@ -73,6 +74,9 @@ def test_table2_settings():
         0.0,
         5000,
     )
+    # qymeng94/DSR imagenet/main.py defaults the README commands leave: --warmup 5000 for the ANN
+    # too, --batch-size 144 for the SNN (the ANN's command sets 256)
+    assert (a.sched.warmup_steps, s.trainer.batch_size) == (5000, 144)
     assert (s.model.stem, s.method.threshold_percentile, s.neuron.v_threshold_grad_scale) == (
         "imagenet",
         99.9,

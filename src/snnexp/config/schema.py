@@ -198,6 +198,9 @@ class SchedConfig:
     step_size: int = rng(30, ge=1)  # step: epochs between decays
     gamma: float = rng(0.1, gt=0.0, le=1.0)
     milestones: List[float] = rng([], gt=0.0)  # multistep: fractions of the run (0..1) or epochs
+    # multistep: "at": epoch index m (= fraction x epochs) is the first at the lower lr; "after": m+1
+    # is (the KEYS authors' utils.adjust_learning_rate divides the lr once epoch m has been trained)
+    milestone_epoch: str = rng("at", choices=("at", "after"))
     warmup_epochs: float = rng(0.0, ge=0.0)
     warmup_start_factor: float = rng(0.1, gt=0.0, le=1.0)
     warmup_steps: int = rng(0, ge=0)  # DSR: lr * (i+1)/warmup_steps for the first optimizer steps
@@ -316,7 +319,7 @@ class SyntheticDataConfig(DataConfig):
 
 
 # whose mean/std normalise CIFAR images (snnexp.data.images.CIFAR_MEAN_STD has one entry per name)
-CIFAR_NORMALIZE_STATS = ("cifar10", "cifar100", "dsr_cifar10", "dsr_cifar100")
+CIFAR_NORMALIZE_STATS = ("cifar10", "cifar100", "dsr_cifar10", "dsr_cifar100", "keys_cifar10")
 
 
 @dataclass

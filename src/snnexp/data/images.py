@@ -20,6 +20,10 @@ CIFAR_MEAN_STD = {
     "dsr_cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
     "dsr_cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
 }
+# the KEYS authors' code (VicenteAlex/Spiking_ResNet train.py, transforms.Normalize) uses the same
+# widely copied std, for CIFAR-10 and CIFAR-100 alike; it sets the Poisson encoder's spike
+# probability |x|/2 (KEYS Table 4)
+CIFAR_MEAN_STD["keys_cifar10"] = CIFAR_MEAN_STD["dsr_cifar10"]
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from omegaconf import DictConfig
 
+from snnexp.errors import ConfigError
 from snnexp.registry import SCHEDULES
 
 Shape = Callable[[float], float]
@@ -40,7 +41,9 @@ def step(s: DictConfig, epochs: int, base_lr: float) -> Shape:
 @SCHEDULES.register("multistep", help="x gamma at each milestone (fractions of the run, or epochs)")
 def multistep(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     gamma = float(s.gamma)
-    milestones = [m * epochs if m < 1 else m for m in s.get("milestones", [])]
+    # "after": the lr drops once epoch m has run, so epoch m + 1 is the first at the lower lr
+    shift = 1 if s.get("milestone_epoch", "at") == "after" else 0
+    milestones = [(m * epochs if m < 1 else m) + shift for m in s.get("milestones", [])]
     return lambda e: gamma ** sum(e >= m for m in milestones)
 
 
@@ -54,6 +57,10 @@ def lr_lambda(s: DictConfig, base_lr: float, epochs: int, steps_per_epoch: int) 
     warm, start = float(s.get("warmup_epochs", 0.0)), float(s.get("warmup_start_factor", 0.1))
     warm_steps = int(s.get("warmup_steps", 0))
     per_step = bool(s.get("per_step", True))
+    if s.get("milestone_epoch", "at") != "at" and s.name != "multistep":
+        raise ConfigError(
+            f"sched.milestone_epoch={s.milestone_epoch} only applies to sched=multistep (got sched={s.name})"
+        )
     shape = SCHEDULES.get(s.name)(s, epochs, base_lr)
 
     def factor(step: int) -> float:

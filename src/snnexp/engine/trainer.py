@@ -149,6 +149,8 @@ class Run(RunState):
         self.model = build_model(cfg).to(self.device)
         self.init_report = self._init_from() if not self.resume_from else None
         self.method.prepare(self.model)
+        if self.dist.is_main:
+            self._say_if_not_the_papers_recipe()
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.train_loader, self.test_loader = build_data(cfg, self.dist.rank, self.dist.world_size)
         self.steps_per_epoch = len(self.train_loader.batch_sampler)
@@ -192,6 +194,8 @@ class Run(RunState):
         self.history: list[dict[str, float]] = []
         if self.resume_from:
             self._load(self.resume_from, checkpoint)
+        test_inputs = (to_time_major(x.to(self.device, non_blocking=True)) for x, _ in self.test_loader)
+        self.method.before_training(self.model, test_inputs)  # lazy: read only if the method asks
         from snnexp.loggers import build_logger
 
         if self.dist.is_main:
@@ -217,6 +221,15 @@ class Run(RunState):
                 "or a larger trainer.batch_size"
             )
         return n
+
+    def _say_if_not_the_papers_recipe(self) -> None:
+        """A paper's network run without that paper's experiment: one line naming what differs."""
+        from snnexp.config.paper_recipe import recipe_notice
+        from snnexp.registry import MODELS
+
+        note = recipe_notice(self.cfg, MODELS.entry(str(self.cfg.model.name)).paper)
+        if note:
+            print(note, flush=True)
 
     def _init_from(self) -> dict[str, Any] | None:
         """``init.from``: the matching weights of another run (fine-tuning), once, at the start."""

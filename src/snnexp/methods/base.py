@@ -29,6 +29,11 @@ class Method:
         """Check (and adapt) the model before training; raise ConfigError for a model the method
         cannot train, naming what it needs."""
 
+    def before_training(self, model: nn.Module, test_inputs) -> None:
+        """Called once before the first step (after a resume has loaded its checkpoint), with a lazy
+        iterator over the test split's inputs (time-major, on the device): nothing is read unless
+        the method asks (DSR's hybrid calibration on validation images)."""
+
     def forward_loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: StepContext):
         with ctx.autocast():
             logits = net(x)

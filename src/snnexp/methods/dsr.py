@@ -37,9 +37,10 @@ the readout fc (input varying over time, BN after it) 0.9; with max pooling 0.5-
 last pool. Accuracies of the formulations: conf/method/dsr.yaml.
 
 The readout is the spike representation of the last layer (readout ``rate``), the loss is the
-configured one (cross-entropy in the paper). Dropout layers must share their mask over time
-(spikingjelly's multi-step ``layer.Dropout`` does) so that both passes see one mask: the random
-state is rewound between the passes.
+configured one (cross-entropy in the paper). For ``flat``, dropout layers must share their mask
+over time (``model.dropout_mask=shared``: spikingjelly's multi-step ``layer.Dropout``) so that both
+passes see one mask: the random state is rewound between the passes. ``per_step`` also takes the
+authors' mask per time step (``dropout_mask=per_step``, the DSR models' default).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from snnexp.registry import METHODS
 
 FORMULATIONS = ("flat", "per_step")
 FLAT_BN = ("recorded", "average")  # train-mode BN in the flat replay (module docstring)
+CALIBRATIONS = ("validation", "train_batch")  # hybrid training's thresholds from (methods/_dsr_hybrid.py)
 
 
 def dsr_nodes(model: nn.Module) -> list[DSRNode]:
@@ -126,8 +128,21 @@ class DSR(Method):
         record_chunk: int,
         calibrate_thresholds: bool,
         threshold_percentile: float,
+        calibration: str = "train_batch",
+        calibration_images: int = 720,
     ) -> None:
         super().__init__()
+        if calibration not in CALIBRATIONS:
+            raise ConfigError(f"method.calibration={calibration!r}; choose one of {', '.join(CALIBRATIONS)}")
+        if (
+            isinstance(calibration_images, bool)
+            or not isinstance(calibration_images, int)
+            or calibration_images < 1
+        ):
+            raise ConfigError(
+                f"method.calibration_images={calibration_images!r}; use a number of images >= 1"
+            )
+        self.calibration, self.calibration_images = calibration, calibration_images
         if isinstance(record_chunk, bool) or not isinstance(record_chunk, int) or record_chunk < 0:
             raise ConfigError(
                 f"method.record_chunk={record_chunk!r}; use 0 (the whole simulation at once) or a "
@@ -167,16 +182,56 @@ class DSR(Method):
                 "method.formulation=flat needs norms shared by all time steps (not bntt); "
                 "use method.formulation=per_step"
             )
+        if self.formulation == "flat" and any(getattr(m, "per_step_mask", False) for m in model.modules()):
+            raise ConfigError(
+                "method.formulation=flat replays time averages, so dropout needs one mask for all "
+                "steps: set model.dropout_mask=shared (or use method.formulation=per_step)"
+            )
+        if self.formulation == "flat" and any(n.is_lif and n.dsr_backward == "authors" for n in nodes):
+            raise ConfigError(
+                "neuron.dsr_backward=authors weights the per-step gradients, which the flat replay "
+                "does not have; use neuron.dsr_backward=exact or method.formulation=per_step"
+            )
         for n in nodes:
             n.grad = "dsr"
         if self.calibrate_thresholds:  # NaN until the first batch (a resume restores real ones)
             hybrid.mark_uncalibrated(nodes)
 
+    def before_training(self, model: nn.Module, test_inputs) -> None:
+        """Hybrid training with ``calibration: validation``: thresholds from the ANN's activation
+        percentiles on the first ``calibration_images`` test-split images, in eval mode (the
+        authors' imagenet/main.py --calculate_Vth)."""
+        nodes = dsr_nodes(model)
+        if not (
+            self.calibrate_thresholds and self.calibration == "validation" and hybrid.needs_calibration(nodes)
+        ):
+            return
+        batches, left = [], self.calibration_images
+        with torch.no_grad():
+            for x in test_inputs:
+                static = x.dim() == getattr(model, "static_dims", x.dim())
+                x = x[:left] if static else x[:, :left]  # [B, ...] or time-major [T, B, ...]
+                xs = model.encoder(x) if hasattr(model, "encoder") else x
+                batches.append(self._input_representation(model, xs, nodes))
+                left -= x.shape[0 if static else 1]
+                if left <= 0:
+                    break
+        if not batches:
+            raise ConfigError("method.calibration=validation: the test split is empty")
+        with _encoder_off(model):
+            hybrid.calibrate_on_batches(model, nodes, batches, self.threshold_percentile)
+        functional.reset_net(model)
+
     def calibrate_if_needed(self, model: nn.Module, x: torch.Tensor) -> None:
-        """Hybrid training: thresholds from the ANN's activation percentiles on the first batch."""
+        """Hybrid training, ``calibration: train_batch``: thresholds from the ANN's activation
+        percentiles on the first training batch (``validation``: :meth:`before_training`)."""
         nodes = dsr_nodes(model)
         if not (self.calibrate_thresholds and hybrid.needs_calibration(nodes)):
             return
+        if self.calibration == "validation":
+            raise RuntimeError(
+                "DSR: thresholds still uncalibrated at the first step (before_training not called)"
+            )
         with torch.no_grad():
             xs = model.encoder(x) if hasattr(model, "encoder") else x
             x_hat = self._input_representation(model, xs, nodes)
@@ -252,5 +307,5 @@ class DSR(Method):
     def __repr__(self) -> str:
         return (
             f"DSR(formulation={self.formulation!r}, record_chunk={self.record_chunk}, "
-            f"calibrate_thresholds={self.calibrate_thresholds})"
+            f"calibrate_thresholds={self.calibrate_thresholds}, calibration={self.calibration!r})"
         )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import torch
+from spikingjelly.activation_based import layer
 from torch import nn
+
+from snnexp.errors import ConfigError
+
+DROPOUT_MASKS = ("per_step", "shared")
 
 
 def repeat_in_time(x: torch.Tensor, T: int) -> torch.Tensor:
@@ -14,6 +19,24 @@ def repeat_in_time(x: torch.Tensor, T: int) -> torch.Tensor:
 def uses_per_step_state(module: nn.Module) -> bool:
     """True if any submodule keeps separate parameters/statistics per time step (BNTT)."""
     return any(getattr(m, "per_step", False) for m in module.modules())
+
+
+class StepwiseDropout(nn.Dropout):
+    """Dropout with a fresh mask at every time step and sample, as the DSR authors' nn.Dropout on
+    their T copies concatenated on the batch axis ([T*B, ...]; qymeng94/DSR cifar/modules/vgg.py).
+    ``per_step_mask``: method=dsr's flat formulation cannot replay it on time averages."""
+
+    per_step_mask = True
+
+
+def dropout_layer(p: float, mask: str) -> nn.Module:
+    """``per_step``: a mask per time step (the DSR authors' code); ``shared``: one mask for all
+    steps (spikingjelly's multi-step Dropout), which method=dsr's flat formulation needs."""
+    if mask not in DROPOUT_MASKS:
+        raise ConfigError(f"model.dropout_mask={mask!r}; choose one of {', '.join(DROPOUT_MASKS)}")
+    if p <= 0:
+        return nn.Identity()
+    return StepwiseDropout(p) if mask == "per_step" else layer.Dropout(p, step_mode="m")
 
 
 class SpikingNet(nn.Module):

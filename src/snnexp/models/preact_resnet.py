@@ -31,7 +31,7 @@ from collections import OrderedDict
 from spikingjelly.activation_based import layer
 from torch import nn
 
-from snnexp.models.base import SpikingNet
+from snnexp.models.base import SpikingNet, dropout_layer
 from snnexp.registry import MODELS
 
 # depth: (stage widths, blocks per stage); stride 1 for the first stage, 2 for the others
@@ -52,15 +52,22 @@ def conv(cin: int, cout: int, k: int, stride: int, bias: bool) -> nn.Module:
 
 class PreActBlock(nn.Module):
     def __init__(
-        self, parts, cin: int, cout: int, *, stride: int, conv_bias: bool, shortcut_norm: bool, dropout: float
+        self,
+        parts,
+        cin: int,
+        cout: int,
+        *,
+        stride: int,
+        conv_bias: bool,
+        shortcut_norm: bool,
+        dropout: float,
+        dropout_mask: str,
     ):
         super().__init__()
         self.bn1, self.sn1 = parts.norm(cin), parts.neuron()
         self.conv1 = conv(cin, cout, 3, stride, conv_bias)
         self.bn2, self.sn2 = parts.norm(cout), parts.neuron()
-        # one mask for all steps (spikingjelly's multi-step Dropout), so that method=dsr's two
-        # passes see the same mask; the authors' nn.Dropout on [T*B] draws one per step
-        self.dropout = layer.Dropout(dropout, step_mode="m") if dropout > 0 else nn.Identity()
+        self.dropout = dropout_layer(dropout, dropout_mask)  # models/base.py
         self.conv2 = conv(cout, cout, 3, 1, conv_bias)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
@@ -83,6 +90,7 @@ def preact_resnet(
     conv_bias: bool,
     shortcut_norm: bool,
     dropout: float,
+    dropout_mask: str,
     readout: str,
     stem_once: bool,
 ) -> SpikingNet:
@@ -98,7 +106,7 @@ def preact_resnet(
         body["sn0"] = parts.neuron()
         body["pool0"] = layer.AvgPool2d(3, stride=2, padding=1, step_mode="m")
     cin = w0
-    kw = dict(conv_bias=conv_bias, shortcut_norm=shortcut_norm, dropout=dropout)
+    kw = dict(conv_bias=conv_bias, shortcut_norm=shortcut_norm, dropout=dropout, dropout_mask=dropout_mask)
     for i, (width, n) in enumerate(zip(widths, counts, strict=True)):
         blocks = [
             PreActBlock(parts, cin if j == 0 else width, width, stride=2 if i and not j else 1, **kw)
@@ -116,12 +124,11 @@ def preact_resnet(
 
 
 def init_weights(net: nn.Module) -> None:
-    """The authors' init: He-normal (fan_out) convs with zero bias, zero fc bias, BN (1, 0)."""
+    """The authors' init (qymeng94/DSR cifar/modules/preresnet.py): He-normal (fan_out) conv
+    weights, conv biases left at PyTorch's default (uniform +-1/sqrt(fan_in)), zero fc bias."""
     for m in net.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 
@@ -144,6 +151,7 @@ def _register(depth: int) -> None:
         conv_bias: bool,
         shortcut_norm: bool,
         dropout: float,
+        dropout_mask: str,
         readout: str,
         stem_once: bool,
     ):
@@ -157,6 +165,7 @@ def _register(depth: int) -> None:
             conv_bias=conv_bias,
             shortcut_norm=shortcut_norm,
             dropout=dropout,
+            dropout_mask=dropout_mask,
             readout=readout,
             stem_once=stem_once,
         )

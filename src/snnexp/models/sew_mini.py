@@ -12,7 +12,9 @@ from snnexp.models.base import SpikingNet
 from snnexp.registry import MODELS
 
 
-@MODELS.register("sew_mini", paper="SEW", help="small SEW-style residual CNN (demo, digits/CIFAR)")
+# no paper tag: the project's demo network, not one of SEW's (config/paper_recipe.py compares a paper's
+# networks with that paper's recipe)
+@MODELS.register("sew_mini", help="small SEW-style residual CNN (demo, digits/CIFAR)")
 def sew_mini(
     parts,
     *,

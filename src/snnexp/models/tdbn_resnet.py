@@ -18,7 +18,9 @@ The main text says the encoding layer "performs downsampling directly with ... a
 Table 4 gives s1 for ResNet-17/19; we follow the table (the stride is in the layout). Two readings
 are config values of the model YAML: ``pool`` (the table's "average pool/2" read as a 2x2 average
 pool; null: global average pool as for ResNet-34/50) and ``hidden_features`` (the 256-d fc, followed
-by a LIF so that the decoding layer sees spikes, Eq. 11).
+by a LIF so that the decoding layer sees spikes, Eq. 11). The paper is ambiguous on the pool of
+ResNet-17/19; both readings are reachable: ``pool: 2`` (the default; ResNet-19 on CIFAR-10: 8x8
+-> 4x4, fc 8192 -> 256) and ``pool: null`` (global average pool, fc 512 -> 256).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections import OrderedDict
 from spikingjelly.activation_based import layer
 from torch import nn
 
+from snnexp.errors import ConfigError
 from snnexp.models.base import SpikingNet
 from snnexp.models.sew_resnet import init_convs
 from snnexp.registry import MODELS
@@ -56,8 +59,11 @@ def head_features(depth: str, image_size: int, pool: int | None) -> int:
     for _, _, s in stages:
         size = _down(size, s)
     if pool is not None:
-        if size < pool:
-            raise ValueError(f"tdbn_resnet{depth}: feature map {size}x{size} is smaller than pool={pool}")
+        if not 1 <= pool <= size:
+            raise ConfigError(
+                f"model.pool={pool}: tdbn_resnet{depth}'s last feature map here is {size}x{size}; "
+                f"use 1..{size} (an NxN average pool) or null (global average pool)"
+            )
         size //= pool
     else:
         size = 1

@@ -6,7 +6,7 @@ qymeng94/DSR cifar/modules/vgg.py), with spiking neurons and the configured norm
     AdaptiveAvgPool 7x7 - fc(512*7*7 -> K) - BN1d - N - spike representation (readout ``rate``)
 
 The adaptive pool copies the 1x1 map of a 48x48 input to 7x7, so the fc has 25088 inputs as in
-the authors' code. Dropout uses one mask for all steps (see models/preact_resnet.py).
+the authors' code. Dropout draws a mask per time step as theirs (``dropout_mask``, models/base.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from spikingjelly.activation_based import layer
 from torch import nn
 
-from snnexp.models.base import SpikingNet
+from snnexp.models.base import SpikingNet, dropout_layer
 from snnexp.registry import MODELS
 
 VGG_LAYOUT: dict[int, tuple[tuple[int, ...], ...]] = {
@@ -23,7 +23,15 @@ VGG_LAYOUT: dict[int, tuple[tuple[int, ...], ...]] = {
 
 
 def vgg(
-    parts, depth: int, *, in_channels: int, num_classes: int, dropout: float, pool_size: int, readout: str
+    parts,
+    depth: int,
+    *,
+    in_channels: int,
+    num_classes: int,
+    dropout: float,
+    dropout_mask: str,
+    pool_size: int,
+    readout: str,
 ):
     convs: list[nn.Module] = []
     cin = in_channels
@@ -33,7 +41,7 @@ def vgg(
                 layer.Conv2d(cin, cout, 3, padding=1, bias=True, step_mode="m"),
                 parts.norm(cout),
                 parts.neuron(),
-                layer.Dropout(dropout, step_mode="m") if dropout > 0 else nn.Identity(),
+                dropout_layer(dropout, dropout_mask),
             ]
             cin = cout
         convs.append(layer.AvgPool2d(2, 2, step_mode="m"))
@@ -58,6 +66,7 @@ def vgg11(
     num_classes: int,
     image_size: int,
     dropout: float,
+    dropout_mask: str,
     pool_size: int,
     readout: str,
 ):
@@ -69,6 +78,7 @@ def vgg11(
         in_channels=in_channels,
         num_classes=num_classes,
         dropout=dropout,
+        dropout_mask=dropout_mask,
         pool_size=pool_size,
         readout=readout,
     )

@@ -34,6 +34,14 @@ sum_n dL/dout[n] (they use N times the lambda-weighted mean). The threshold grad
 db/dV_th = 1/dt; the authors multiply by dt instead, which ``v_threshold_grad_scale = dt^2``
 reproduces (conf/neuron/dsr_lif.yaml).
 
+``dsr_backward`` (LIF) picks between the two: ``exact`` is the chain rule of Prop. 1 above;
+``authors`` is qymeng94/DSR cifar/modules/neuron.py (``LIFFunction.backward``, ``lif_grad``):
+dL/do = N sum_m w_m dL/dout[m] and dL/dI[n] = dL/do * k * mask / N, the same at every step n
+(about 8 % larger summed gradient at T=20, dt=0.05); the threshold gradient uses that dL/do too.
+For IF (w_n = 1/N) both are the same map. The DSR experiments that reproduce the paper's LIF rows
+use ``authors`` (conf/experiment/dsr/*_lif.yaml); ``method.formulation=flat`` needs ``exact``
+(its replay sees only sum_n dL/dout[n], not the per-step gradients the authors weight).
+
 ``grad: surrogate`` gives the same forward with BPTT through the configured surrogate gradient
 (the ``surrogate`` group), so DSR neurons also train with ``method=bptt``.
 
@@ -71,6 +79,7 @@ from snnexp.neurons.flex import FlexScan, heaviside_value, surrogate_spike
 from snnexp.registry import NEURONS
 
 GRAD_MODES = ("dsr", "surrogate")
+DSR_BACKWARDS = ("exact", "authors")  # LIF: Prop. 1's chain rule | the authors' lif_grad (module docstring)
 DSR_NEURONS = ("dsr_if", "dsr_lif")  # the neuron options that support method=dsr
 
 
@@ -78,7 +87,7 @@ class _DSRFunction(torch.autograd.Function):
     """Simulate T steps forward; differentiate through the spike representation backward."""
 
     @staticmethod
-    def forward(ctx, x_seq, v_th, v0, decay, gain, out_scale, alpha, k, grad_scale, scan):
+    def forward(ctx, x_seq, v_th, v0, decay, gain, out_scale, alpha, k, grad_scale, scan, authors=False):
         ran = scan(x_seq, v_th, v0) if scan is not None else None  # the FlexSN scan, when on
         if ran is not None:
             out, v = ran
@@ -92,6 +101,7 @@ class _DSRFunction(torch.autograd.Function):
             out = torch.stack(outs)
         ctx.save_for_backward(x_seq, v_th)
         ctx.decay, ctx.out_scale, ctx.k, ctx.grad_scale = decay, out_scale, k, grad_scale
+        ctx.authors = authors
         ctx.mark_non_differentiable(v)
         return out, v
 
@@ -104,14 +114,18 @@ class _DSRFunction(torch.autograd.Function):
         i_hat = (w * x_seq).sum(0)
         z = ctx.k * i_hat
         bound = v_th * ctx.out_scale
-        g_o = grad_out.sum(0)  # dL/do
         pass_in = (z >= 0) & (z <= bound)
-        g_x = (g_o * ctx.k * pass_in.to(g_o.dtype)).unsqueeze(0) * w
+        if ctx.authors:  # qymeng94/DSR cifar/modules/neuron.py LIFFunction.backward + lif_grad
+            g_o = (w * grad_out).sum(0) * T  # N times the weighted mean of dL/dout
+            spread = torch.full_like(w, 1.0 / T)  # the same gradient at every step
+        else:  # Prop. 1: dL/do = sum_n dL/dout[n], spread with dI_hat/dI[n] = w_n
+            g_o, spread = grad_out.sum(0), w
+        g_x = (g_o * ctx.k * pass_in.to(g_o.dtype)).unsqueeze(0) * spread
         g_th = None
         if ctx.needs_input_grad[1]:
             g_th = (g_o * (z > bound).to(g_o.dtype)).sum() * ctx.out_scale * ctx.grad_scale
             g_th = g_th.to(v_th.dtype).reshape(v_th.shape)
-        return g_x, g_th, None, None, None, None, None, None, None, None
+        return g_x, g_th, None, None, None, None, None, None, None, None, None
 
 
 class _ReplayFunction(torch.autograd.Function):
@@ -185,8 +199,13 @@ class DSRNode(FlexScan, base.MemoryModule):
         v_threshold_grad_scale: float,
         grad: str,
         detach_reset: bool,
+        dsr_backward: str = "exact",
     ):
         super().__init__()
+        if dsr_backward not in DSR_BACKWARDS:
+            raise ConfigError(
+                f"neuron.dsr_backward={dsr_backward!r}; choose one of {', '.join(DSR_BACKWARDS)}"
+            )
         if grad not in GRAD_MODES:
             raise ConfigError(f"neuron: grad={grad!r}; choose one of {', '.join(GRAD_MODES)}")
         if not 0.0 < alpha <= 1.0:
@@ -207,6 +226,7 @@ class DSRNode(FlexScan, base.MemoryModule):
         self.grad_scale = float(v_threshold_grad_scale)
         self.grad = grad
         self.detach_reset = detach_reset
+        self.dsr_backward = dsr_backward
         th = torch.tensor(float(v_threshold))
         if train_v_threshold:
             self.v_threshold = nn.Parameter(th)
@@ -284,6 +304,7 @@ class DSRNode(FlexScan, base.MemoryModule):
                 self.slope,
                 self.grad_scale,
                 self._scan_out_and_v if self.flex_scan else None,
+                self.dsr_backward == "authors",
             )
         elif (ran := self._surrogate_scan(x_seq, v_th, v)) is not None:
             (out,), (v,) = ran
@@ -382,6 +403,7 @@ class DSRNode(FlexScan, base.MemoryModule):
         return (
             f"{kind}, v_threshold={float(self.v_threshold.detach()):.4g}, alpha={self.alpha}, "
             f"lower_bound={self.lower_bound}, grad={self.grad}"
+            + (f", dsr_backward={self.dsr_backward}" if self.is_lif else "")
         )
 
 
@@ -426,9 +448,11 @@ def dsr_lif(
     v_threshold_grad_scale: float,
     grad: str,
     detach_reset: bool,
+    dsr_backward: str,
 ):
     return DSRNode(
         surrogate,
+        dsr_backward=dsr_backward,
         v_threshold=v_threshold,
         alpha=alpha,
         tau=tau,

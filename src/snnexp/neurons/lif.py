@@ -9,6 +9,10 @@
   v - v/tau + x = (1 - 1/tau) v + x, i.e. exactly KEYS with lambda = 1 - 1/tau; the builder takes
   KEYS's lambda and converts. ``learn_leak`` learns lambda as PLIF does (lambda = 1 - sigmoid(w)),
   per layer (KEYS Table 8) or, with ``shared: true``, one value for the whole model (Table 10).
+  ``fire``: ``ge`` fires at u >= U_th (KEYS Eq. 4, the default); ``gt`` at u > U_th, as the
+  authors' code (VicenteAlex/Spiking_ResNet model.py: ``out[input > 0] = 1`` on u/U_th - 1). The
+  two differ only when u lands exactly on U_th. ``gt`` runs its own loop (:class:`_StrictFire`,
+  no fused kernel).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import torch
 from spikingjelly.activation_based import neuron as sj_neuron
 from spikingjelly.activation_based.functional.neuron import lif_charge
 
@@ -65,6 +70,46 @@ class ParametricLIFNode(Fp32State, FlexScan, sj_neuron.ParametricLIFNode):
             spike_fn=surrogate_spike(self.surrogate_function),
             **reset_constants(self),
         ), (self.w,)
+
+
+FIRE_RULES = ("ge", "gt")  # keys_lif: spike at u >= U_th (KEYS Eq. 4) | u > U_th (the authors' code)
+
+
+class _StrictFire:
+    """Mixin (first in the bases) for keys_lif with ``fire: gt``: KEYS's soft-reset LIF stepped in
+    Python, spike = surrogate(u - U_th) with the tie u = U_th not firing (the surrogate's gradient
+    is unchanged). No FlexSN core: its cores fire at >=."""
+
+    def flex_supports(self, dtype: torch.dtype) -> bool:
+        return False
+
+    def _charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """u = lambda u + I, as the fused paths compute it (lif_core / plif_core, v_reset = 0)."""
+        if hasattr(self, "w"):
+            return v - v * self.w.sigmoid() + x
+        return lif_charge(x, v, self.tau, False, None)
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        v = self.v
+        if not isinstance(v, torch.Tensor) or v.shape != x_seq.shape[1:]:
+            v = torch.zeros_like(x_seq[0], dtype=torch.float32)
+        th, spikes = self.v_threshold, []
+        for x in x_seq:
+            h = self._charge(x, v)
+            d = h - th
+            s = self.surrogate_function(d) - (d == 0).to(d.dtype)  # the tie does not fire
+            v = h - (s.detach() if self.detach_reset else s) * th  # soft reset
+            spikes.append(s.to(x_seq.dtype))
+        self.v = v
+        return torch.stack(spikes)
+
+
+class StrictLIFNode(_StrictFire, LIFNode):
+    pass
+
+
+class StrictParametricLIFNode(_StrictFire, ParametricLIFNode):
+    pass
 
 
 def _reset(v_reset: float | None) -> float | None:
@@ -148,10 +193,16 @@ def keys_lif(
     shared: bool,
     v_threshold: float,
     detach_reset: bool,
+    fire: str,
     shared_store: dict | None = None,
 ):
     if not 0.0 < float(leak) < 1.0:
         raise ConfigError(f"neuron keys_lif: leak (lambda) must be in (0, 1), got {leak}")
+    if fire not in FIRE_RULES:
+        raise ConfigError(
+            f"neuron.fire={fire!r}; choose ge (u >= U_th, KEYS Eq. 4) or gt (u > U_th, the authors' code)"
+        )
+    strict = fire == "gt"
     tau = 1.0 / (1.0 - float(leak))  # lambda = 1 - 1/tau
     common = dict(
         decay_input=False,
@@ -167,8 +218,10 @@ def keys_lif(
                 "neuron keys_lif: shared=true needs learn_leak=true "
                 "(a fixed leak is the same in every layer anyway)"
             )
-        return LIFNode(tau=tau, **common)
-    node = ParametricLIFNode(init_tau=tau, **common)  # lambda = 1 - sigmoid(w)
+        return (StrictLIFNode if strict else LIFNode)(tau=tau, **common)
+    node = (StrictParametricLIFNode if strict else ParametricLIFNode)(
+        init_tau=tau, **common
+    )  # lambda = 1 - sigmoid(w)
     if shared:
         share_parameter(node, "w", shared_store, f"keys_lif.w(leak={float(leak)})")
     return node
