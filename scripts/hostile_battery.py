@@ -102,6 +102,7 @@ CASES: list[tuple[list[str], str]] = [
     (["runs", "--bogus"], "--bogus"),
     (["list", "nogroup"], "nogroup"),
     (["list", "--config-dir", "/nope"], "/nope"),
+    (["list", "--markdown", "--config-dir", "@DIR@"], "--markdown prints the table of this project's conf/"),
     (["claims", "nope"], "no claim"),
     (["claims", "--jobs", "0"], "--jobs"),
     (["claims", "sew/and_silent", "--out", "@FILE@"], "a file is in the way"),
@@ -133,6 +134,7 @@ def scratch_files(root: Path) -> dict[str, str]:
         "@PICKLED@": str(pickled),
         "@TRUNCATED@": str(truncated),
         "@FILE@": str(a_file),
+        "@DIR@": str(root),
         "@RUN@": str(run / "checkpoints" / "last.pt"),
     }
 
