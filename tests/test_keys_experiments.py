@@ -88,3 +88,48 @@ def test_report_shows_the_test_after_the_last_epoch_and_table_14_the_maximum(tmp
         and "| S-ResNet38 wider + boosting | 93.77 | 94.50 | 93.90 |" in md7
     )
     assert "to compare with ours max" in md14 and "| 94.14 | 94.50 | 93.90 |" in md14
+
+
+@pytest.mark.parametrize(
+    "name,over,experiment",
+    [
+        ("table14_cifar10", [], "keys/table14_cifar10"),
+        ("table7", ["model.base_width=32", "model.readout=voting"], "keys/table7"),
+        ("table14_cifar100", [], "keys/table14_cifar100"),
+        ("table14_dvs", [], "keys/table14_dvs"),
+        ("table13", ["data.image_size=64"], "keys/table13"),
+    ],
+)
+def test_table_14_rows_take_their_own_experiment_or_the_same_setting_of_tables_6_7_13(
+    name, over, experiment, tmp_path
+):
+    """KEYS Table 14's three 'Ours' rows: CIFAR-10/100 wider + boosting (70 epochs), DVS 64 px with
+    32 filters; each filled by its keys/table14_* run or by a run of the same setting in 7, 6 or 13."""
+    from snnexp.report import make_tables
+    from test_report import fake_run
+
+    c = compose([f"experiment=keys/{name}", *over])
+    expect = {"table14_cifar10": (32, "voting", 70), "table14_cifar100": (32, "voting", 70)}
+    if name in expect:
+        assert (c.model.base_width, c.model.readout, c.trainer.epochs) == expect[name]
+    if name == "table14_dvs":
+        assert (c.data.name, c.data.image_size, c.model.base_width, c.model.stem_stride) == (
+            "cifar10_dvs",
+            64,
+            32,
+            2,
+        )
+    cfg = {
+        "paper": "KEYS",
+        "model": {"name": "s_resnet38", "base_width": c.model.base_width, "readout": c.model.readout},
+        "data": {"name": c.data.name, "image_size": c.data.image_size},
+    }
+    fake_run(tmp_path / "run", experiment=experiment, overrides=over, config=cfg, acc1=[50.0, 70.5, 70.0])
+    (t,) = make_tables([tmp_path], table="14", paper="keys")
+    filled = [r["id"] for r in t["rows"] if r["columns"]["acc"]["n_runs"]]
+    row = {"cifar10": "ours_c10", "cifar100": "ours_c100", "cifar10_dvs": "ours_dvs"}[c.data.name]
+    assert filled == [row], filled
+    assert (
+        t["rows"][[r["id"] for r in t["rows"]].index(row)]["columns"]["acc"]["metrics"]["acc1"]["ours_max"]
+        == 70.5
+    )

@@ -13,7 +13,7 @@ import pytest
 from snnexp.config import compose
 
 REPO = Path(__file__).resolve().parents[1]
-TABLES = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "15", "16", "17"]
+TABLES = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17"]
 
 
 def dry_run(target: str, *args: str) -> list[list[str]]:

@@ -19,7 +19,8 @@ from snnexp.report.runs import RunRecord, find_runs
 
 # ------------------------------------------------------------------------------------ one cell
 def _matches(run: RunRecord, match: dict[str, Any]) -> bool:
-    return all(str(run.get(k)) == str(v) for k, v in match.items())
+    """Every key of ``match`` has its value in the run's config (a list: any of its values)."""
+    return all(str(run.get(k)) in map(str, v if isinstance(v, list) else [v]) for k, v in match.items())
 
 
 def _pick(runs: list[RunRecord]) -> RunRecord | None:
