@@ -76,6 +76,7 @@ table-keys-9: D := $(call keys_dir,9)
 table-keys-9: $(KEYS_DEPS) ## KEYS Table 9: TPE + Hyperband search of leak, T, lr (snnexp tune; resumable) and one learned leak
 	$(KEYS_RUN) $(BIN)/snnexp tune experiment=keys/table9_search search=keys_table9 hydra.run.dir=$(D)/search $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table10 neuron.learn_leak=true hydra.run.dir=$(D)/single_plif $(KEYS_ARGS)
+	$(KEYS_REPORT) $(D) --table 9
 
 table-keys-10: D := $(call keys_dir,10)
 table-keys-10: $(KEYS_DEPS) ## KEYS Table 10: fixed leak vs one learned leak, wider + boosting, CIFAR-100 (2 runs x 70 epochs)

@@ -133,3 +133,34 @@ def test_table_14_rows_take_their_own_experiment_or_the_same_setting_of_tables_6
         t["rows"][[r["id"] for r in t["rows"]].index(row)]["columns"]["acc"]["metrics"]["acc1"]["ours_max"]
         == 70.5
     )
+
+
+def test_table_9_reports_the_searchs_leak_over_its_best_trials_beside_the_papers(tmp_path, capsys):
+    """KEYS Table 9: the BOHB leak is the mean (std) over the 6 best configurations (0.889 ± 0.003);
+    `snnexp report --table 9` reads the search's search_summary.json (snnexp.tune.summarize)."""
+    import json
+
+    from snnexp.commands.report import main
+
+    top = [
+        {"number": i, "value": 70.0 - i, "params": {"neuron.leak": v, "T": 50}}
+        for i, v in enumerate([0.88, 0.9])
+    ]
+    summary = {
+        "counts": {"COMPLETE": 10, "PRUNED": 5},
+        "top_k": 6,
+        "best": top[0],
+        "top": top,
+        "stats": {"neuron.leak": {"mean": 0.89, "std": 0.01, "n": 2}},
+    }
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "search_summary.json").write_text(json.dumps(summary))
+    assert main([str(tmp_path), "--table", "9", "--paper", "keys"]) == 0
+    md = capsys.readouterr().out
+    assert (
+        "| Hyper-parameter search (mean of the 6 best, std 0.003) | 0.889 (± 0.003) | 0.890 (± 0.010), n=2 |"
+        in md
+    )
+    assert "| Learned through PLIF (after 70 epochs) | 0.986 | — |" in md
+    assert "neuron.leak=0.88, T=50 (acc1 70.00 %)" in md and "leak 0.874, T 50, lr 0.0268" in md
+    assert (tmp_path / "table_9.md").read_text() == md.removesuffix("\n")
