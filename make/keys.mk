@@ -21,6 +21,7 @@ SWEEP_DIR ?=
 PRETRAIN_DIR ?=
 
 KEYS_TIME := $(shell date +%Y-%m-%d/%H-%M-%S)
+comma := ,
 keys_dir = $(if $(SWEEP_DIR),$(SWEEP_DIR),outputs/tables/keys-$(1)/$(KEYS_TIME))
 KEYS_RUN := $(if $(DRY),@echo,)
 KEYS_DEPS := $(if $(DRY),,$(STAMP))
@@ -34,7 +35,9 @@ keys_pre = $(if $(PRETRAIN_DIR),$(PRETRAIN_DIR),$(1)/pretrain)
 keys_pretrain = $(if $(PRETRAIN_DIR),,$(KEYS_TRAIN) experiment=keys/table6 model.base_width=$(2) model.readout=$(3) hydra.run.dir=$(1)/pretrain/w$(2)_$(3) $(KEYS_ARGS))
 
 KEYS_TABLES := 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
-.PHONY: $(addprefix table-keys-,$(KEYS_TABLES))
+.PHONY: $(addprefix table-keys-,$(KEYS_TABLES)) figure-keys-3
+KEYS_FIG3_RUNS := vgg11 s2m s2s v2v
+KEYS_TEST_BATCHES := 477   # the CIFAR-100 test set (10,000 images) in batches of 21: Fig. 3 averages over all
 
 table-keys-2: D := $(call keys_dir,2)
 table-keys-2: $(KEYS_DEPS) ## KEYS Table 2: S2M/S2S/V2V, S-ResNet38 wider, CIFAR-10 and CIFAR-100 (6 runs x 70 epochs)
@@ -139,3 +142,11 @@ table-keys-17: $(KEYS_DEPS) ## KEYS Table 17: CIFAR-10, 20 inference steps: trai
 	$(KEYS_EVAL) ckpt=$(D)/T50/checkpoints/last.pt T=20 $(KEYS_ARGS)
 	$(KEYS_TRAIN) -m experiment=keys/table17 neuron.learn_leak=false,true hydra.sweep.dir=$(D)/T20 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 17
+
+figure-keys-3: D := $(call keys_dir,fig3)
+figure-keys-3: $(KEYS_DEPS) ## KEYS Fig. 3: activation maps and BNTT gamma of VGG11 and S-ResNet38 S2M/S2S/V2V on CIFAR-100 (4 runs x 70 epochs)
+	$(KEYS_TRAIN) experiment=keys/fig3_vgg11 hydra.run.dir=$(D)/vgg11 $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_s2m hydra.run.dir=$(D)/s2m $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_s2s hydra.run.dir=$(D)/s2s $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_v2v hydra.run.dir=$(D)/v2v $(KEYS_ARGS)
+	$(KEYS_RUN) $(BIN)/snnexp analyze activity compare_ckpts=[$(subst $(eval) ,$(comma),$(foreach r,$(KEYS_FIG3_RUNS),$(D)/$(r)/checkpoints/last.pt))] batches=$(KEYS_TEST_BATCHES) out=$(D) $(KEYS_ARGS)

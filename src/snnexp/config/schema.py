@@ -114,8 +114,9 @@ class EnergyCosts:
 
 @dataclass
 class AnalyzeConfig(TrainConfig):
-    what: str = rng("firing", choices=("firing", "gradients", "energy"))
+    what: str = rng("firing", choices=("firing", "gradients", "energy", "activity"))
     ckpt: Optional[str] = None
+    compare_ckpts: Any = None  # activity: [a.pt,b.pt,...], one column each (KEYS Fig. 3)
     batches: int = rng(1, ge=1)
     split: str = rng("test", choices=("test", "train"))
     compare_blocks: Any = None  # [a,b] or "a,b"
