@@ -66,13 +66,22 @@ def search_report(args) -> int:
     return 0
 
 
+def _is_keys_search(args) -> bool:
+    """--table 9 of KEYS: named (--paper keys), or a search_summary.json under the directories."""
+    from snnexp.report.search import find_summaries
+
+    if args.paper is not None:
+        return args.paper.lower() == "keys"
+    return bool(find_summaries(args.dirs))
+
+
 def main(argv: list[str]) -> int:
     from snnexp.report import make_tables, render_markdown, write_table
     from snnexp.report.runs import find_runs
     from snnexp.report.tables import tables_for_runs
 
     args = parser().parse_args(argv)
-    if args.table == "9" and (args.paper or "keys").lower() == "keys":  # a search, not runs in cells
+    if args.table == "9" and _is_keys_search(args):  # KEYS Table 9: a search, not runs in cells
         return search_report(args)
     if args.table == "sweep" or (
         args.table == "auto" and not tables_for_runs(find_runs(args.dirs), args.paper)
