@@ -75,3 +75,23 @@ def test_fine_tuning_targets_start_from_the_pretraining_runs(tmp_path):
     again = dry_run("table-keys-11", f"SWEEP_DIR={tmp_path}", "PRETRAIN_DIR=/old/pre")
     assert not any("experiment=keys/table6" in c for c in again)
     assert any("init.from=/old/pre/w16_integrate/checkpoints/last.pt" in c for c in again)
+
+
+def test_figure_3_target_trains_four_networks_then_analyses_their_last_checkpoints(tmp_path):
+    """KEYS Fig. 3: VGG11 and S-ResNet38 S2M / S2S / V2V on CIFAR-100 (Table 2's setting), then one
+    `analyze activity` over the whole test set with one column per network, in the figure's order."""
+    cmds = dry_run("figure-keys-3", f"SWEEP_DIR={tmp_path}")
+    trains, (analyze,) = cmds[:-1], cmds[-1:]
+    runs = [next(o.split("=", 1)[1] for o in c if o.startswith("hydra.run.dir=")) for c in trains]
+    assert runs == [f"{tmp_path}/{n}" for n in ("vgg11", "s2m", "s2s", "v2v")]
+    cfgs = [compose([o for o in c[2:] if not o.startswith("hydra.")]) for c in trains]
+    assert [(c.model.name, c.block.name, c.data.name) for c in cfgs] == [
+        ("keys_vgg11", "keys_s2s", "cifar100"),
+        ("s_resnet38", "keys_s2m", "cifar100"),
+        ("s_resnet38", "keys_s2s", "cifar100"),
+        ("s_resnet38", "keys_v2v", "cifar100"),
+    ]
+    assert all(c.model.get("base_width", 32) == 32 and c.T == 50 for c in cfgs)
+    ckpts = ",".join(f"{r}/checkpoints/last.pt" for r in runs)
+    assert analyze[1:4] == ["analyze", "activity", f"compare_ckpts=[{ckpts}]"]
+    assert "batches=477" in analyze  # 10,000 test images in batches of 21
