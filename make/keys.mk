@@ -1,6 +1,7 @@
 # Paper tables of KEYS (Vicente-Sola et al.): launch the runs of a table, then print it with the paper's
 # numbers beside ours (`snnexp report --paper keys`). KEYS reports the TEST accuracy after the last
-# epoch ("ours last"); Table 14 is the validation maximum ("ours max", from the Table 6/7/13 runs).
+# epoch ("ours last"); Table 14 is the validation maximum ("ours max": make table-keys-14, or the
+# same settings' runs of Tables 6/7/13).
 #
 #   make table-keys-2                              # Table 2: 3 residual types x CIFAR-10/100 (6 runs x 70 epochs)
 #   make table-keys-11 PRETRAIN_DIR=outputs/tables/keys-11/<date>/<time>/pretrain   # reuse CIFAR-100 weights
@@ -20,6 +21,7 @@ SWEEP_DIR ?=
 PRETRAIN_DIR ?=
 
 KEYS_TIME := $(shell date +%Y-%m-%d/%H-%M-%S)
+comma := ,
 keys_dir = $(if $(SWEEP_DIR),$(SWEEP_DIR),outputs/tables/keys-$(1)/$(KEYS_TIME))
 # DRY=1 prints the commands, and before each `snnexp train`/`tune` its runs and their estimated time
 # on this machine (snnexp/dryrun.py: a measured probe step; ESTIMATE=0: the commands only)
@@ -36,8 +38,10 @@ keys_pre = $(if $(PRETRAIN_DIR),$(PRETRAIN_DIR),$(1)/pretrain)
 # $(call keys_pretrain,<dir>,<width>,<readout>): a CIFAR-100 run of Table 6's setting, unless PRETRAIN_DIR
 keys_pretrain = $(if $(PRETRAIN_DIR),,$(KEYS_TRAIN) experiment=keys/table6 model.base_width=$(2) model.readout=$(3) hydra.run.dir=$(1)/pretrain/w$(2)_$(3) $(KEYS_ARGS))
 
-KEYS_TABLES := 2 3 4 5 6 7 8 9 10 11 12 13 15 16 17
-.PHONY: $(addprefix table-keys-,$(KEYS_TABLES))
+KEYS_TABLES := 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
+.PHONY: $(addprefix table-keys-,$(KEYS_TABLES)) figure-keys-3
+KEYS_FIG3_RUNS := vgg11 s2m s2s v2v
+KEYS_TEST_BATCHES := 477   # the CIFAR-100 test set (10,000 images) in batches of 21: Fig. 3 averages over all
 
 table-keys-2: D := $(call keys_dir,2)
 table-keys-2: $(KEYS_DEPS) ## KEYS Table 2: S2M/S2S/V2V, S-ResNet38 wider, CIFAR-10 and CIFAR-100 (6 runs x 70 epochs)
@@ -79,6 +83,7 @@ table-keys-9: D := $(call keys_dir,9)
 table-keys-9: $(KEYS_DEPS) ## KEYS Table 9: TPE + Hyperband search of leak, T, lr (snnexp tune; resumable) and one learned leak
 	$(KEYS_RUN) $(BIN)/snnexp tune experiment=keys/table9_search search=keys_table9 hydra.run.dir=$(D)/search $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table10 neuron.learn_leak=true hydra.run.dir=$(D)/single_plif $(KEYS_ARGS)
+	$(KEYS_REPORT) $(D) --table 9
 
 table-keys-10: D := $(call keys_dir,10)
 table-keys-10: $(KEYS_DEPS) ## KEYS Table 10: fixed leak vs one learned leak, wider + boosting, CIFAR-100 (2 runs x 70 epochs)
@@ -109,6 +114,14 @@ table-keys-13: $(KEYS_DEPS) ## KEYS Table 13: DVS-CIFAR10 at 32/64/128 px, fine-
 	$(KEYS_TRAIN) -m experiment=keys/table13 data.image_size=32,64,128 init.from=$(call keys_pre,$(D))/w32_integrate/checkpoints/last.pt hydra.sweep.dir=$(D)/finetune $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 13
 
+table-keys-14: D := $(call keys_dir,14)
+table-keys-14: $(KEYS_DEPS) ## KEYS Table 14: our three rows, max test accuracy over epochs: CIFAR-10/100 wider + boosting, DVS 64 px fine-tuned (1 pre-training + 3 runs)
+	$(call keys_pretrain,$(D),32,integrate)
+	$(KEYS_TRAIN) experiment=keys/table14_cifar10 hydra.run.dir=$(D)/cifar10 $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table14_cifar100 hydra.run.dir=$(D)/cifar100 $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table14_dvs init.from=$(call keys_pre,$(D))/w32_integrate/checkpoints/last.pt hydra.run.dir=$(D)/dvs $(KEYS_ARGS)
+	$(KEYS_REPORT) $(D) --table 14
+
 table-keys-15: D := $(call keys_dir,15)
 table-keys-15: $(KEYS_DEPS) ## KEYS Table 15: ANN ResNet38 vs S-ResNet38, 16 and 32 filters, CIFAR-10 (4 runs x 70 epochs)
 	$(KEYS_TRAIN) -m experiment=keys/table15 model.base_width=16,32 hydra.sweep.dir=$(D)/snn $(KEYS_ARGS)
@@ -133,3 +146,11 @@ table-keys-17: $(KEYS_DEPS) ## KEYS Table 17: CIFAR-10, 20 inference steps: trai
 	$(KEYS_EVAL) ckpt=$(D)/T50/checkpoints/last.pt T=20 $(KEYS_ARGS)
 	$(KEYS_TRAIN) -m experiment=keys/table17 neuron.learn_leak=false,true hydra.sweep.dir=$(D)/T20 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 17
+
+figure-keys-3: D := $(call keys_dir,fig3)
+figure-keys-3: $(KEYS_DEPS) ## KEYS Fig. 3: activation maps and BNTT gamma of VGG11 and S-ResNet38 S2M/S2S/V2V on CIFAR-100 (4 runs x 70 epochs)
+	$(KEYS_TRAIN) experiment=keys/fig3_vgg11 hydra.run.dir=$(D)/vgg11 $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_s2m hydra.run.dir=$(D)/s2m $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_s2s hydra.run.dir=$(D)/s2s $(KEYS_ARGS)
+	$(KEYS_TRAIN) experiment=keys/table2_cifar100 block=keys_v2v hydra.run.dir=$(D)/v2v $(KEYS_ARGS)
+	$(KEYS_RUN) $(BIN)/snnexp analyze activity compare_ckpts=[$(subst $(eval) ,$(comma),$(foreach r,$(KEYS_FIG3_RUNS),$(D)/$(r)/checkpoints/last.pt))] batches=$(KEYS_TEST_BATCHES) out=$(D) $(KEYS_ARGS)

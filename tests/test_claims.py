@@ -43,15 +43,16 @@ def test_every_claim_file_is_complete_and_each_paper_has_claims():
     )
     for i in ids:
         c = load_claim(i)
-        assert c.statement and c.source and len(c.seeds) >= 3 and len(c.arms) >= 2, i
+        assert c.paper_says and c.test and c.source and len(c.seeds) >= 3 and len(c.arms) >= 2, i
         assert c.rule["a"] in c.rule_text(), i
 
 
 def test_a_claim_without_a_rule_or_with_unknown_arms_is_refused():
     base = {
         "paper": "X",
-        "statement": "s",
+        "paper_says": "p",
         "source": "Fig. 1",
+        "test": "t",
         "kind": "train",
         "metric": "best_acc1",
         "arms": {"a": ["block=plain"], "b": []},
@@ -65,6 +66,32 @@ def test_a_claim_without_a_rule_or_with_unknown_arms_is_refused():
         parse_claim("claims/x", {**base, "rule": {"type": "bigger", "a": "a", "b": ["b"]}})
     with pytest.raises(UserError, match="no claim 'nope'"):
         select(["nope"])
+
+
+def test_a_claim_that_mixes_the_paper_and_our_test_in_one_statement_is_refused():
+    node = {"paper": "X", "statement": "s", "source": "Fig. 1", "kind": "train", "metric": "best_acc1"}
+    with pytest.raises(ConfigError, match="claim.statement: write the paper's words as paper_says"):
+        parse_claim("claims/x", node)
+
+
+def test_list_shows_each_claims_paper_statement_apart_from_our_test_and_rule(capsys):
+    """`snnexp claims --list`: for every claim, what the paper says (with its source) and, labelled
+    as ours, the miniature test and the rule with its threshold."""
+    from snnexp.commands.claims import main
+
+    assert main(["--list"]) == 0
+    blocks = capsys.readouterr().out.strip().split("\nclaims/")
+    assert len(blocks) == len(available())
+    for block, claim_id in zip(blocks, available(), strict=True):
+        c = load_claim(claim_id)
+        lines = block.splitlines()
+        assert lines[0].removeprefix("claims/") == claim_id.removeprefix("claims/"), lines
+        assert lines[1] == f"  {c.paper} says ({c.source}): {c.paper_says}", lines[1]
+        assert lines[2] == f"  ours, the test in miniature: {c.test}", lines[2]
+        threshold = {"greater": "margin", "less_ratio": "factor", "within": "tol"}[c.rule["type"]]
+        assert lines[3].startswith("  ours, the rule: holds if"), lines[3]
+        assert str(c.rule[threshold]) in lines[3], (lines[3], c.rule)
+        assert c.paper_says != c.test, claim_id
 
 
 def test_an_out_that_is_a_file_is_refused_before_any_run(tmp_path):
@@ -104,8 +131,9 @@ def test_claims_that_share_an_arm_share_its_training_run(tmp_path):
 def test_a_metric_the_kind_cannot_measure_and_a_bad_compare_T_are_refused():
     base = {
         "paper": "X",
-        "statement": "s",
+        "paper_says": "p",
         "source": "Fig. 1",
+        "test": "t",
         "kind": "firing",
         "metric": "best_acc1",
         "arms": {"a": [], "b": []},

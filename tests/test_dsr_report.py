@@ -36,3 +36,22 @@ def test_table2_mean_and_std_over_seeds(tmp_path):
     paper_std, ours_mean, ours_std, seeds = row.split(",")[-4:]
     assert (float(paper_std), int(seeds)) == (0.17, 3)
     assert abs(float(ours_mean) - mean) < 1e-9 and abs(float(ours_std) - std) < 1e-9
+
+
+def test_table2_ann_rows_take_our_ann_runs_under_if_only(tmp_path):
+    """DSR Table 2's ANN rows (CIFAR-10 95.41, CIFAR-100 78.12, ImageNet 70.79, one number each):
+    the runs of dsr/<data>_ann go in the IF column; the LIF cell of an ANN row stays empty."""
+    for data, exp, best in (("cifar10", "dsr/cifar10_ann", 95.0), ("imagenet", "dsr/imagenet_ann", 70.0)):
+        cfg = {"paper": "DSR", "seed": 0, "data": {"name": data}, "neuron": {"name": "relu"}}
+        fake_run(tmp_path / exp, experiment=exp, overrides=[], config=cfg, acc1=[best - 3, best, best - 1])
+    (t,) = make_tables([tmp_path], table="2", paper="dsr")
+    rows = {r["id"]: r for r in t["rows"]}
+    for row, paper, ours in (("cifar10_ann", 95.41, 95.0), ("imagenet_ann", 70.79, 70.0)):
+        cell = rows[row]["columns"]["if"]["metrics"]["acc1"]
+        assert (cell["paper"], cell["ours_mean"], cell["ours_last"]) == (paper, ours, ours - 1), (row, cell)
+        assert rows[row]["columns"]["lif"]["status"] == "—" and rows[row]["columns"]["lif"]["n_runs"] == 0
+    assert rows["cifar100_ann"]["columns"]["if"]["status"] == "missing"
+    assert rows["cifar10"]["columns"]["if"]["n_runs"] == 0  # an ANN is not a DSR run of the same data
+    md = render_markdown(t)
+    row = "| CIFAR-10 (ANN, self-implemented) | PreAct-ResNet-18 | — | 95.41 | 95.00 (n=1) | 94.00 |"
+    assert row in md, md

@@ -94,3 +94,79 @@ def test_report_shows_the_test_after_the_last_epoch_and_table_14_the_maximum(tmp
         and "| S-ResNet38 wider + boosting | 93.77 | 94.50 | 93.90 |" in md7
     )
     assert "to compare with ours max" in md14 and "| 94.14 | 94.50 | 93.90 |" in md14
+
+
+@pytest.mark.parametrize(
+    "name,over,experiment",
+    [
+        ("table14_cifar10", [], "keys/table14_cifar10"),
+        ("table7", ["model.base_width=32", "model.readout=voting"], "keys/table7"),
+        ("table14_cifar100", [], "keys/table14_cifar100"),
+        ("table14_dvs", [], "keys/table14_dvs"),
+        ("table13", ["data.image_size=64"], "keys/table13"),
+    ],
+)
+def test_table_14_rows_take_their_own_experiment_or_the_same_setting_of_tables_6_7_13(
+    name, over, experiment, tmp_path
+):
+    """KEYS Table 14's three 'Ours' rows: CIFAR-10/100 wider + boosting (70 epochs), DVS 64 px with
+    32 filters; each filled by its keys/table14_* run or by a run of the same setting in 7, 6 or 13."""
+    from snnexp.report import make_tables
+    from test_report import fake_run
+
+    c = compose([f"experiment=keys/{name}", *over])
+    expect = {"table14_cifar10": (32, "voting", 70), "table14_cifar100": (32, "voting", 70)}
+    if name in expect:
+        assert (c.model.base_width, c.model.readout, c.trainer.epochs) == expect[name]
+    if name == "table14_dvs":
+        assert (c.data.name, c.data.image_size, c.model.base_width, c.model.stem_stride) == (
+            "cifar10_dvs",
+            64,
+            32,
+            2,
+        )
+    cfg = {
+        "paper": "KEYS",
+        "model": {"name": "s_resnet38", "base_width": c.model.base_width, "readout": c.model.readout},
+        "data": {"name": c.data.name, "image_size": c.data.image_size},
+    }
+    fake_run(tmp_path / "run", experiment=experiment, overrides=over, config=cfg, acc1=[50.0, 70.5, 70.0])
+    (t,) = make_tables([tmp_path], table="14", paper="keys")
+    filled = [r["id"] for r in t["rows"] if r["columns"]["acc"]["n_runs"]]
+    row = {"cifar10": "ours_c10", "cifar100": "ours_c100", "cifar10_dvs": "ours_dvs"}[c.data.name]
+    assert filled == [row], filled
+    assert (
+        t["rows"][[r["id"] for r in t["rows"]].index(row)]["columns"]["acc"]["metrics"]["acc1"]["ours_max"]
+        == 70.5
+    )
+
+
+def test_table_9_reports_the_searchs_leak_over_its_best_trials_beside_the_papers(tmp_path, capsys):
+    """KEYS Table 9: the BOHB leak is the mean (std) over the 6 best configurations (0.889 ± 0.003);
+    `snnexp report --table 9` reads the search's search_summary.json (snnexp.tune.summarize)."""
+    import json
+
+    from snnexp.commands.report import main
+
+    top = [
+        {"number": i, "value": 70.0 - i, "params": {"neuron.leak": v, "T": 50}}
+        for i, v in enumerate([0.88, 0.9])
+    ]
+    summary = {
+        "counts": {"COMPLETE": 10, "PRUNED": 5},
+        "top_k": 6,
+        "best": top[0],
+        "top": top,
+        "stats": {"neuron.leak": {"mean": 0.89, "std": 0.01, "n": 2}},
+    }
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "search_summary.json").write_text(json.dumps(summary))
+    assert main([str(tmp_path), "--table", "9"]) == 0  # the search_summary.json makes it KEYS's
+    md = capsys.readouterr().out
+    assert (
+        "| Hyper-parameter search (mean of the 6 best, std 0.003) | 0.889 (± 0.003) | 0.890 (± 0.010), n=2 |"
+        in md
+    )
+    assert "| Learned through PLIF (after 70 epochs) | 0.986 | — |" in md
+    assert "neuron.leak=0.88, T=50 (acc1 70.00 %)" in md and "leak 0.874, T 50, lr 0.0268" in md
+    assert (tmp_path / "table_9.md").read_text() == md.removesuffix("\n")

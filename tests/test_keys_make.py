@@ -13,7 +13,7 @@ import pytest
 from snnexp.config import compose
 
 REPO = Path(__file__).resolve().parents[1]
-TABLES = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "15", "16", "17"]
+TABLES = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17"]
 
 
 def dry_run(target: str, *args: str) -> list[list[str]]:
@@ -46,13 +46,10 @@ def test_table_target_launches_composable_runs_then_reports(table, tmp_path):
     assert cmds and all(c[0].endswith("/snnexp") for c in cmds)
     trains = [c for c in cmds if c[1] in ("train", "tune")]
     assert trains and all("paths.data_root=/data/keys" in c and "trainer.num_workers=4" in c for c in trains)
-    if table != "9":  # the search prints its own summary
-        assert cmds[-1][1:] == ["report", "--paper", "keys", str(tmp_path), "--table", table]
+    assert cmds[-1][1:] == ["report", "--paper", "keys", str(tmp_path), "--table", table]
     for c in trains:
         multirun = c[2] == "-m"
-        overrides = [
-            o for o in c[3 if multirun else 2 :] if not o.startswith(("hydra.", "paths.", "init.from="))
-        ]
+        overrides = [o for o in c[3 if multirun else 2 :] if not o.startswith(("hydra.", "paths."))]
         config = "tune" if c[1] == "tune" else "train"
         for job in jobs(overrides) if multirun else [overrides]:
             cfg = compose(job, config)
@@ -76,3 +73,23 @@ def test_fine_tuning_targets_start_from_the_pretraining_runs(tmp_path):
     again = dry_run("table-keys-11", f"SWEEP_DIR={tmp_path}", "PRETRAIN_DIR=/old/pre")
     assert not any("experiment=keys/table6" in c for c in again)
     assert any("init.from=/old/pre/w16_integrate/checkpoints/last.pt" in c for c in again)
+
+
+def test_figure_3_target_trains_four_networks_then_analyses_their_last_checkpoints(tmp_path):
+    """KEYS Fig. 3: VGG11 and S-ResNet38 S2M / S2S / V2V on CIFAR-100 (Table 2's setting), then one
+    `analyze activity` over the whole test set with one column per network, in the figure's order."""
+    cmds = dry_run("figure-keys-3", f"SWEEP_DIR={tmp_path}")
+    trains, (analyze,) = cmds[:-1], cmds[-1:]
+    runs = [next(o.split("=", 1)[1] for o in c if o.startswith("hydra.run.dir=")) for c in trains]
+    assert runs == [f"{tmp_path}/{n}" for n in ("vgg11", "s2m", "s2s", "v2v")]
+    cfgs = [compose([o for o in c[2:] if not o.startswith("hydra.")]) for c in trains]
+    assert [(c.model.name, c.block.name, c.data.name) for c in cfgs] == [
+        ("keys_vgg11", "keys_s2s", "cifar100"),
+        ("s_resnet38", "keys_s2m", "cifar100"),
+        ("s_resnet38", "keys_s2s", "cifar100"),
+        ("s_resnet38", "keys_v2v", "cifar100"),
+    ]
+    assert all(c.model.get("base_width", 32) == 32 and c.T == 50 for c in cfgs)
+    ckpts = ",".join(f"{r}/checkpoints/last.pt" for r in runs)
+    assert analyze[1:4] == ["analyze", "activity", f"compare_ckpts=[{ckpts}]"]
+    assert "batches=477" in analyze  # 10,000 test images in batches of 21

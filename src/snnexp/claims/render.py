@@ -19,22 +19,37 @@ def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "# Claims reproduced in miniature",
         "",
-        "Each rule was written in the claim's experiment file before the run; measured values are "
-        "mean ± std over the seeds.",
+        "What the paper says (its words or a paraphrase, with its table or figure) is kept apart from "
+        "our miniature test and our rule: the test, its arms and its threshold are ours, written in the "
+        "claim's experiment file before the run. Measured values are mean ± std over the seeds.",
         "",
-        "| paper | claim | source | measured | rule | verdict |",
-        "|---|---|---|---|---|---|",
+        "| paper | the paper says | source | our test (ours) | measured | our rule (ours) | verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         measured = "; ".join(f"{k}: {_fmt(r['mean'][k], r['std'][k])}" for k in r["mean"])
         quick = " (quick run)" if r["quick"] else ""
-        cells = [r["paper"], r["statement"], r["source"], f"{r['metric']}: {measured}{quick}", r["rule"]]
+        cells = [r["paper"], r["paper_says"], r["source"], r["test"], f"{r['metric']}: {measured}{quick}"]
+        cells.append(r["rule"])
         cells.append(f"**{r['verdict']}**")
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ["id", "paper", "statement", "source", "metric", "arm", "mean", "std", "n", "values", "verdict"]
+CSV_FIELDS = [
+    "id",
+    "paper",
+    "paper_says",
+    "source",
+    "test",
+    "metric",
+    "arm",
+    "mean",
+    "std",
+    "n",
+    "values",
+    "verdict",
+]
 
 
 def csv_text(results: list[dict[str, Any]]) -> str:
@@ -45,7 +60,7 @@ def csv_text(results: list[dict[str, Any]]) -> str:
         for arm, vals in r["values"].items():
             w.writerow(
                 {
-                    **{k: r[k] for k in ("id", "paper", "statement", "source", "metric", "verdict")},
+                    **{k: r[k] for k in ("id", "paper", "paper_says", "source", "test", "metric", "verdict")},
                     "arm": arm,
                     "mean": r["mean"][arm],
                     "std": r["std"][arm],

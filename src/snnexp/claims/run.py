@@ -341,8 +341,9 @@ def _result(claim: Claim, jobs: list[Job], values: dict[int, float], quick: bool
     return {
         "id": claim.id,
         "paper": claim.paper,
-        "statement": claim.statement,
+        "paper_says": claim.paper_says,
         "source": claim.source,
+        "test": claim.test,
         "metric": claim.metric,
         "rule": claim.rule_text(),
         "seeds": sorted({j.seed for j in jobs}),

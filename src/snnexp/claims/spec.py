@@ -29,10 +29,15 @@ class Arm:
 
 @dataclass
 class Claim:
+    """A paper's statement (``paper_says``, with its ``source``: table, figure, section) kept apart
+    from what this project tests in miniature (``test``) and the rule it decides by (``rule``):
+    the test, its arms and its threshold are ours, not the paper's."""
+
     id: str  # the experiment option, e.g. claims/sew/depth_degradation
     paper: str
-    statement: str
-    source: str
+    paper_says: str  # the paper's own statement, quoted ("...") or paraphrased
+    source: str  # where the paper says it: section, table, figure
+    test: str  # ours: what the miniature measures, and where it departs from the paper's experiment
     kind: str  # train: metrics.json of a training run; firing|gradients: an analysis at init
     metric: str
     arms: list[Arm]
@@ -63,7 +68,9 @@ class Claim:
 def parse_claim(claim_id: str, node: dict[str, Any]) -> Claim:
     """A :class:`Claim` from the composed ``claim`` node of experiment ``claim_id``."""
     where = f"experiment={claim_id}: claim"
-    for key in ("paper", "statement", "source", "kind", "metric", "arms", "seeds", "rule"):
+    if "statement" in node:
+        raise ConfigError(f"{where}.statement: write the paper's words as paper_says and our test as test")
+    for key in ("paper", "paper_says", "source", "test", "kind", "metric", "arms", "seeds", "rule"):
         if node.get(key) in (None, "", [], {}):
             raise ConfigError(f"{where}.{key} must be set")
     if node["kind"] not in KINDS:
@@ -88,8 +95,9 @@ def parse_claim(claim_id: str, node: dict[str, Any]) -> Claim:
     return Claim(
         id=claim_id,
         paper=str(node["paper"]),
-        statement=str(node["statement"]),
+        paper_says=str(node["paper_says"]),
         source=str(node["source"]),
+        test=str(node["test"]),
         kind=str(node["kind"]),
         metric=str(node["metric"]),
         arms=arms,

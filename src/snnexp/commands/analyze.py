@@ -2,7 +2,9 @@
 (SEW Figs. 4, 5, S2) or gradient norms ||dL/dS^l|| (Figs. 6-8), of a checkpoint (``ckpt=...``) or
 at initialization, with and without zero init, for one or several block types (``compare_blocks``);
 ``energy``: spikes per neuron per layer, synaptic operations, SNN vs ANN additions and
-multiplications and an energy estimate (TDBN supplement D, Fig. 6, Table 6).
+multiplications and an energy estimate (TDBN supplement D, Fig. 6, Table 6); ``activity``: the
+percentage of neurons active per layer and time step and the BNTT gamma per layer and step, of one
+checkpoint or several (``compare_ckpts=[...]``, one column each: KEYS Fig. 3).
 
 Writes ``<what>.json`` and ``<what>.png`` (and ``energy.md``) into the Hydra run directory (or
 ``out=DIR``), prints a short table, and with ``--json`` prints the JSON instead.
@@ -27,6 +29,7 @@ OWN_KEYS = {
     "bn_mode",
     "out",
     "energy",
+    "compare_ckpts",
 }
 
 
@@ -58,6 +61,10 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     common = dict(what=what, n_batches=n_batches, split=str(cfg.split), bn_mode=str(cfg.bn_mode))
     if what == "energy":
         return run_energy(cfg, overrides, n_batches)
+    if what == "activity":
+        return run_activity(cfg, overrides, n_batches)
+    if cfg.get("compare_ckpts"):
+        raise ConfigError("compare_ckpts is for `analyze activity`; use ckpt= for one checkpoint")
     if cfg.get("ckpt"):
         from snnexp.inference import load_for_inference
 
@@ -103,6 +110,60 @@ def run_energy(cfg, overrides: list[str] | None, n_batches: int) -> dict:
         source=source,
         costs=cfg.get("energy") or {},
     )
+
+
+def _ckpt_list(cfg) -> list[str]:
+    from snnexp.errors import ConfigError
+
+    many = cfg.get("compare_ckpts")
+    if many is not None and cfg.get("ckpt"):
+        raise ConfigError("give ckpt= or compare_ckpts=[...], not both")
+    if isinstance(many, str):
+        many = [c.strip() for c in many.split(",") if c.strip()]
+    if many is not None and (not many or not all(isinstance(c, str) for c in many)):
+        raise ConfigError(f"compare_ckpts={many!r} must be a list of checkpoint paths, e.g. [a.pt,b.pt]")
+    return list(many) if many is not None else ([str(cfg.ckpt)] if cfg.get("ckpt") else [])
+
+
+def run_activity(cfg, overrides: list[str] | None, n_batches: int) -> dict:
+    """KEYS Fig. 3: per checkpoint (or the fresh model), % active per layer and step and BNTT gamma,
+    on the first ``batches`` batches of ``split``, norms in eval mode (running statistics)."""
+    import torch
+
+    from snnexp.analysis.activity import analyze_activity
+    from snnexp.analysis.measure import collect_batches
+    from snnexp.build import build_model
+    from snnexp.engine.device import pick_device
+
+    columns = []
+    for path in _ckpt_list(cfg) or [None]:
+        if path is None:
+            torch.manual_seed(int(cfg.get("seed", 0)))
+            model, run_cfg, source = build_model(cfg), cfg, "init"
+        else:
+            from snnexp.inference import load_for_inference
+
+            model, run_cfg, _ = load_for_inference(path, cfg, overrides, OWN_KEYS)
+            source = path
+        batches = collect_batches(run_cfg, str(cfg.split), n_batches)
+        device = pick_device(str(run_cfg.get("device", "auto")))
+        label = f"{run_cfg.model.name} {run_cfg.block.name}"
+        columns.append(analyze_activity(model, batches, label=label, source=source, device=device))
+    return {"what": "activity", "split": str(cfg.split), "batches": n_batches, "columns": columns}
+
+
+def activity_table(result: dict) -> str:
+    """Per network: the mean % active per step over layers, and its busiest layer."""
+    lines = [f"% neurons active ({result['split']} split, {result['batches']} batch(es); KEYS Fig. 3)"]
+    for col in result["columns"]:
+        per_layer = [sum(layer["percent_active"]) / len(layer["percent_active"]) for layer in col["layers"]]
+        busiest = max(range(len(per_layer)), key=per_layer.__getitem__)
+        lines.append(
+            f"  {col['label']}: {len(per_layer)} neuron layers, {len(col['bntt'])} BNTT layers; mean "
+            f"{sum(per_layer) / len(per_layer):.2f} %, busiest layer {busiest + 1} "
+            f"({col['layers'][busiest]['name']}, {per_layer[busiest]:.2f} %)"
+        )
+    return "\n".join(lines)
 
 
 def table(result: dict) -> str:
@@ -156,7 +217,12 @@ def write_outputs(result: dict, out_dir: Path) -> tuple[Path, ...]:
     js = out_dir / f"{what}.json"
     js.write_text(json.dumps(result, indent=2) + "\n")
     png = out_dir / f"{what}.png"
-    (plot_gradients if what == "gradients" else plot_firing)(result, png)
+    if what == "activity":
+        from snnexp.analysis.activity import plot_activity
+
+        plot_activity(result["columns"], png)
+    else:
+        (plot_gradients if what == "gradients" else plot_firing)(result, png)
     return js, png
 
 
@@ -178,6 +244,8 @@ def task(cfg, flags: set[str]) -> None:
         from snnexp.analysis.energy_report import markdown
 
         print(markdown(result))
+    elif result["what"] == "activity":
+        print(activity_table(result))
     else:
         print(table(result))
     print(f"wrote {', '.join(map(str, paths))}", file=sys.stdout)

@@ -40,6 +40,17 @@ def select(names: list[str]) -> list[str]:
     return chosen
 
 
+def describe(claim) -> str:
+    """A claim for ``--list``: the paper's statement with its source, then our test and our rule,
+    labelled as ours (the paper states neither)."""
+    return (
+        f"{claim.id}\n"
+        f"  {claim.paper} says ({claim.source}): {claim.paper_says}\n"
+        f"  ours, the test in miniature: {claim.test}\n"
+        f"  ours, the rule: {claim.rule_text()}"
+    )
+
+
 def _jobs(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
@@ -69,8 +80,7 @@ def main(argv: list[str]) -> int:
 
     claims = [load_claim(i) for i in ids]  # every claim file is checked before anything runs
     if args.list:
-        for c in claims:
-            print(f"{c.id}\n  {c.paper}: {c.statement} ({c.source})\n  rule: {c.rule_text()}")
+        print("\n".join(describe(c) for c in claims))
         return 0
     from snnexp.claims.render import markdown, write_all
     from snnexp.claims.run import run_claims

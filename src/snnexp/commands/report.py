@@ -28,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
         "--table",
         default="auto",
         help="which table: auto (every paper table the runs fill, else the sweep table), sweep (varied "
-        "keys against accuracy, mean ± std over seeds), or an id such as 2, 3, 4, 5, 6, S3",
+        "keys against accuracy, mean ± std over seeds), or an id such as 2, 3, 4, 5, 6, S3 "
+        "(KEYS 9: the leak of a `snnexp tune` search, from its search_summary.json)",
     )
     p.add_argument("--paper", default=None, help="whose tables (default: from the runs' config, else sew)")
     p.add_argument("--out", default=None, help="where to write table_<id>.md/.csv (default: the first DIR)")
@@ -54,12 +55,34 @@ def sweep_report(args) -> int:
     return 0
 
 
+def search_report(args) -> int:
+    """KEYS Table 9: the leak of a `snnexp tune` search (its search_summary.json) beside the paper's."""
+    from snnexp.report.search import render_markdown, search_table, write_search_table
+
+    t = search_table(args.dirs)
+    written = write_search_table(t, args.out or args.dirs[0])
+    print(json.dumps(t, indent=2, default=str) if args.json else render_markdown(t))
+    print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
+    return 0
+
+
+def _is_keys_search(args) -> bool:
+    """--table 9 of KEYS: named (--paper keys), or a search_summary.json under the directories."""
+    from snnexp.report.search import find_summaries
+
+    if args.paper is not None:
+        return args.paper.lower() == "keys"
+    return bool(find_summaries(args.dirs))
+
+
 def main(argv: list[str]) -> int:
     from snnexp.report import make_tables, render_markdown, write_table
     from snnexp.report.runs import find_runs
     from snnexp.report.tables import tables_for_runs
 
     args = parser().parse_args(argv)
+    if args.table == "9" and _is_keys_search(args):  # KEYS Table 9: a search, not runs in cells
+        return search_report(args)
     if args.table == "sweep" or (
         args.table == "auto" and not tables_for_runs(find_runs(args.dirs), args.paper)
     ):  # not a paper experiment: the generic sweep table

@@ -88,8 +88,8 @@ class TrainConfig:
     # free-form paper values that other keys interpolate, e.g. SEW Table S2's lr per block type:
     # optim.lr: ${oc.select:paper_hparams.lr_by_block.${block.name},0.1}
     paper_hparams: Dict[str, Any] = field(default_factory=dict)
-    # a paper's claim tested in miniature (conf/experiment/claims/; snnexp claims): its statement,
-    # source, arms, seeds, metric and the rule that decides it, all written before the run
+    # a paper's claim tested in miniature (conf/experiment/claims/; snnexp claims): what the paper
+    # says and where, our test, arms, seeds, metric and our rule, all written before the run
     claim: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,8 +114,9 @@ class EnergyCosts:
 
 @dataclass
 class AnalyzeConfig(TrainConfig):
-    what: str = rng("firing", choices=("firing", "gradients", "energy"))
+    what: str = rng("firing", choices=("firing", "gradients", "energy", "activity"))
     ckpt: Optional[str] = None
+    compare_ckpts: Any = None  # activity: [a.pt,b.pt,...], one column each (KEYS Fig. 3)
     batches: int = rng(1, ge=1)
     split: str = rng("test", choices=("test", "train"))
     compare_blocks: Any = None  # [a,b] or "a,b"

@@ -19,7 +19,8 @@ from snnexp.report.runs import RunRecord, find_runs
 
 # ------------------------------------------------------------------------------------ one cell
 def _matches(run: RunRecord, match: dict[str, Any]) -> bool:
-    return all(str(run.get(k)) == str(v) for k, v in match.items())
+    """Every key of ``match`` has its value in the run's config (a list: any of its values)."""
+    return all(str(run.get(k)) in map(str, v if isinstance(v, list) else [v]) for k, v in match.items())
 
 
 def _pick(runs: list[RunRecord]) -> RunRecord | None:
@@ -145,14 +146,17 @@ def _row(
         "columns": {},
     }
     cells, placed = [], []
+    ours_in = row.get("columns") or [c["id"] for c in table["columns"]]  # a row may fill fewer columns
     for col in table["columns"]:
         hits = []
-        if rmatch is not None:
+        if rmatch is not None and col["id"] in ours_in:
             hits = [r for r in cands if _matches(r, {**(col.get("match") or {}), **rmatch})]
         run = _pick(hits)
         if run is not None:
             placed += hits if table.get("runs", 1) > 1 else [run]
         cell = _column(table, row, col, hits)
+        if rmatch is not None and col["id"] not in ours_in:
+            cell["status"] = "—"  # neither the paper nor we have this cell (DSR Table 2's ANN under LIF)
         out["columns"][col["id"]] = cell
         cells += _flat_cells(table, row, col, cell, run)
     out["params_paper"] = table["params"].get(row["id"])
