@@ -71,7 +71,6 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     ids = select(args.names)
     from snnexp.claims.run import load_claim
-
     from snnexp.figures.style import parse_formats
 
     formats = parse_formats(args.plots_format, "--plots-format")
@@ -91,6 +90,12 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--out {out}: a file is in the way; give a directory") from None
     results = run_claims(claims, out, quick=args.quick, n_jobs=args.jobs or available_cpus())
     written = write_all(results, out, formats)
+    from snnexp.loggers.images import log_report_images
+    from snnexp.report.runs import RunRecord
+
+    dirs = {d for r in results for ds in r.get("runs", {}).values() for d in ds}
+    pngs = [p for p in written if p.suffix == ".png"]
+    log_report_images([RunRecord.load(d) for d in sorted(dirs)], pngs, out, kind="claims")
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -259,13 +259,21 @@ class Run:
             status = "finished" if self.epoch >= epochs and not stopped else "stopped"
             metrics = self._write_files(status=status)
             if self.dist.is_main:
-                plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+                self._log_figures_and_checkpoint()
             self.logger.finish(metrics)
             ok = True
             return metrics
         finally:
             self.lock.release()
             cleanup(self.dist, meet=ok)
+
+    def _log_figures_and_checkpoint(self) -> None:
+        curves = plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+        if curves:
+            self.logger.log_images({"curves": curves[0]})  # the PNG (style.save writes it first)
+        if self.cfg.logger.get("log_checkpoints"):
+            best = self.ckpt_dir / "best.pt"
+            self.logger.log_checkpoint(best if best.is_file() else self.ckpt_dir / "last.pt")
 
     def _one_epoch(self, epochs: int) -> dict[str, float]:
         t_epoch = time.time()

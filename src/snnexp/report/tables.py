@@ -65,7 +65,7 @@ def _over_seeds(hits: list[RunRecord], metric: str) -> dict[str, Any]:
         return {"ours_mean": None, "ours_std": None, "ours_seeds": 0}
     mean = sum(best) / len(best)
     std = (sum((b - mean) ** 2 for b in best) / (len(best) - 1)) ** 0.5 if len(best) > 1 else None
-    return {"ours_mean": mean, "ours_std": std, "ours_seeds": len(best)}
+    return {"ours_mean": mean, "ours_std": std, "ours_seeds": len(best), "ours_values": best}
 
 
 def _column(
