@@ -139,10 +139,8 @@ def main(argv: list[str]) -> int:
         best = "-" if row["best_acc1"] is None else f"{row['best_acc1']:.2f}"
         last = "-" if row["last_acc1"] is None else f"{row['last_acc1']:.2f}"
         extra = f"  {args.sort} {_fmt(row[args.sort])}" if args.sort and "acc1" not in args.sort else ""
-        print(
-            f"{row['modified']}  {row['status']:<8} {row['epochs']:>7}  best {best:>6}  last {last:>6}{extra}  "
-            f"{row['run_dir']}  {' '.join(row['overrides'])}"
-        )
+        head = f"{row['modified']}  {row['status']:<8} {row['epochs']:>7}  best {best:>6}  last {last:>6}"
+        print(f"{head}{extra}  {row['run_dir']}  {' '.join(row['overrides'])}")
     if not rows:
         print(f"no runs under {', '.join(args.dirs)} that match")
     return 0

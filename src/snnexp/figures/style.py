@@ -142,13 +142,15 @@ def integer_ticks(axis, values: Sequence[int] | None = None) -> None:
 
 
 def log_ticks(axis, values: Iterable[float]) -> None:
-    """A log axis with labels at 1, 2, 5 x 10^k over a short range (a bare log axis over less than
+    """A log axis with labels at 1, 2, (3,) 5 (, 7) x 10^k over a short range (a bare log axis over less than
     two decades shows one or two labels), at powers of ten over a long one."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     vals = [v for v in values if v and v > 0 and math.isfinite(v)]
     decades = math.log10(max(vals) / min(vals)) if vals else 0.0
     subs = (1.0, 2.0, 5.0) if decades < 2 else ((1.0, 3.0) if decades < 4 else (1.0,))
+    if decades < 1:  # under a decade: 1, 2, 5 alone may leave two labels
+        subs = (1.0, 2.0, 3.0, 5.0, 7.0)
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(_power_of_ten))
     axis.set_minor_formatter(NullFormatter())
