@@ -100,6 +100,14 @@ CASES: list[tuple[list[str], str]] = [
     (["report", "/nonexistent/dir"], "/nonexistent/dir"),
     (["report"], "required"),
     (["runs", "--bogus"], "--bogus"),
+    (["runs", "--where", "neuron"], "--where"),
+    (["runs", "--since", "yesterday"], "YYYY-MM-DD"),
+    (["runs", "@RUNDIR@", "--sort", "bogus"], "--sort bogus"),
+    (["runs", "--compare", "/nonexistent/a", "/nonexistent/b"], "/nonexistent/a"),
+    (["report", "@RUNDIR@", "--plots-format", "jpg"], "--plots-format"),
+    (["claims", "sew/and_silent", "--plots-format", "gif"], "--plots-format"),
+    (["train", "plots.format=png,jpg"], "plots.format"),
+    (["train", "logger=none", "logger.log_checkpoints=true"], "log_checkpoints"),
     (["list", "nogroup"], "nogroup"),
     (["list", "--config-dir", "/nope"], "/nope"),
     (["claims", "nope"], "no claim"),
@@ -134,6 +142,7 @@ def scratch_files(root: Path) -> dict[str, str]:
         "@TRUNCATED@": str(truncated),
         "@FILE@": str(a_file),
         "@RUN@": str(run / "checkpoints" / "last.pt"),
+        "@RUNDIR@": str(run),
     }
 
 

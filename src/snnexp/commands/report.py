@@ -89,6 +89,9 @@ def main(argv: list[str]) -> int:
     from snnexp.report.tables import tables_for_runs
 
     args = parser().parse_args(argv)
+    from snnexp.figures.style import parse_formats
+
+    parse_formats(args.plots_format, "--plots-format")  # before any table is written
     if args.table == "sweep" or (
         args.table == "auto" and not tables_for_runs(find_runs(args.dirs), args.paper)
     ):  # not a paper experiment: the generic sweep table

@@ -63,9 +63,7 @@ def parser():
 
 
 def select(runs, args) -> list:
-    wheres = [_where(w) for w in args.where]
-    since = _date(args.since) if args.since else None
-    until = _date(args.until) if args.until else None
+    wheres, since, until = _filters(args)
     out = []
     for r in runs:
         if args.status and r.status not in args.status:
@@ -81,6 +79,14 @@ def select(runs, args) -> list:
             raise UserError(f"--sort {args.sort}: no run has that metric (try best_acc1, last_acc1, params)")
         out = sorted(known, key=lambda r: -metric_value(r, args.sort)) + [r for r in out if r not in known]
     return out
+
+
+def _filters(args):
+    """(key=value pairs, since, until), each checked before any directory is read."""
+    wheres = [_where(w) for w in args.where]
+    since = _date(args.since) if args.since else None
+    until = _date(args.until) if args.until else None
+    return wheres, since, until
 
 
 def compare(a, b) -> str:
@@ -109,6 +115,7 @@ def main(argv: list[str]) -> int:
     from snnexp.report.runs import RunRecord, find_runs
 
     args = parser().parse_args(argv)
+    _filters(args)
     if args.compare:
         a, b = (find_runs([p]) for p in args.compare)
         if len(a) != 1 or len(b) != 1:

@@ -193,12 +193,6 @@ def no_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> NoLogger:
 
 
 def build_logger(cfg: DictConfig, run_dir: Path, is_main: bool, start_step: int = 0):
-    if cfg.logger.get("log_checkpoints") and cfg.logger.name != "wandb":
-        from snnexp.errors import ConfigError
-
-        raise ConfigError(
-            f"logger.log_checkpoints=true needs logger=wandb (logger={cfg.logger.name} keeps no artifacts)"
-        )
     if not is_main:  # only rank 0 logs
         return NoLogger()
     return LOGGERS.get(cfg.logger.name)(cfg, run_dir, start_step)
