@@ -310,3 +310,16 @@ def test_wandb_names_and_tags_are_pure():
         "block:sew_iand",
         "mine",
     ]
+
+
+def test_paper_table_figure_puts_ours_beside_the_paper(tmp_path):
+    from tests.test_report import imagenet_sweep
+
+    from snnexp.figures.report import paper_table_figure
+    from snnexp.report import make_tables
+
+    t = make_tables([imagenet_sweep(tmp_path)], table="2")[0]
+    ax = paper_table_figure(t).axes[0]
+    assert ax.get_title().startswith("SEW Table 2:")
+    assert _legend(ax) == ["paper", "ours (max over epochs)"]
+    assert ax.get_ylabel() == "test acc@1 (%)" and ax.get_ylim() == (0.0, 100.0)

@@ -147,11 +147,19 @@ def _draw(result: dict[str, Any]):
         for y in (lo, hi):
             if math.isfinite(y):
                 ax.hlines(y, ai - 0.45, ai + 0.45, color="k", linestyle="--", linewidth=1.2)
-        ax.plot([], [], color="k", linestyle="--", label=f"where {rule['a']}'s mean must be for 'holds'")
+        where = {"greater": "above", "less_ratio": "below", "within": "between"}[rule["type"]]
+        ax.plot([], [], color="k", linestyle="--", label=f"'holds' needs {rule['a']}'s mean {where} this")
     ax.set_xticks(range(len(arms)))
     ax.set_xticklabels([f"{a}\nn={len(result['values'][a])}" for a in arms])
     ax.set_xlim(-0.6, len(arms) - 0.4)
-    ax.set_ylabel(wrap(METRIC_LABELS.get(result["metric"], result["metric"]), 45))
+    label = wrap(METRIC_LABELS.get(result["metric"], result["metric"]), 45)
+    if "acc" in result["metric"]:  # accuracies on the honest 0-100 % axis of every figure
+        from snnexp.figures.style import accuracy_axis
+
+        seen = [v for vs in result["values"].values() for v in vs if v is not None and math.isfinite(v)]
+        accuracy_axis(ax, seen + ([band[0]] if band and math.isfinite(band[0]) else []), label=label)
+    else:
+        ax.set_ylabel(label)
     ax.set_title(wrap(result["statement"], 70), fontsize=10.5)
     quick = ", quick run" if result.get("quick") else ""
     fig.suptitle(

@@ -146,7 +146,11 @@ def paper_table_figure(t: dict[str, Any], metric: str = "acc1"):
                 color=colour(0),
                 capsize=3,
                 linestyle="none",
-                label=("ours, mean ± std over seeds" if t.get("runs", 1) > 1 else f"ours ({which[5:]} epoch)")
+                label=(
+                    "ours, mean ± std over seeds"
+                    if t.get("runs", 1) > 1
+                    else ("ours (last epoch)" if which == "ours_last" else "ours (max over epochs)")
+                )
                 if not ax.get_legend_handles_labels()[1].count("ours")
                 else None,
             )
