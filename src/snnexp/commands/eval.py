@@ -178,7 +178,8 @@ def _write_table(cfg, rows: list[dict], trained_T: int, run_cfg, flags: set[str]
     from snnexp.figures.style import formats_of
 
     label = run_cfg.get("experiment_name")
-    title = f"{run_title(run_cfg.model.name, run_cfg.data.name, f'{trained_T} (trained)', label)}, {cfg.split} split"
+    what = run_title(run_cfg.model.name, run_cfg.data.name, f"{trained_T} (trained)", label)
+    title = f"{what}, {cfg.split} split"
     paths = write_accuracy_vs_T(rows, stem, trained_T=trained_T, title=title, formats=formats_of(cfg))
     if "--json" in flags:
         print(json.dumps({"trained_T": trained_T, "rows": rows}, indent=2))
