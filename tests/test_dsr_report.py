@@ -36,3 +36,28 @@ def test_table2_mean_and_std_over_seeds(tmp_path):
     paper_std, ours_mean, ours_std, seeds = row.split(",")[-4:]
     assert (float(paper_std), int(seeds)) == (0.17, 3)
     assert abs(float(ours_mean) - mean) < 1e-9 and abs(float(ours_std) - std) < 1e-9
+
+
+def test_runs_that_differ_in_more_than_the_seed_are_not_averaged(tmp_path):
+    """Three seeds of the paper's setting and one run at another lr in the same cell: the mean is
+    over the three alone, and the note says a run was left out."""
+    for seed, (b, lr) in enumerate([(95.0, 0.1), (95.5, 0.1), (94.0, 0.1), (50.0, 0.5)]):
+        cfg = {
+            "paper": "DSR",
+            "seed": seed,
+            "data": {"name": "cifar10"},
+            "neuron": {"name": "dsr_if"},
+            "optim": {"lr": lr},
+        }
+        fake_run(
+            tmp_path / f"{seed}",
+            experiment="dsr/cifar10_if",
+            overrides=[f"seed={seed}"],
+            config=cfg,
+            acc1=[b - 5, b],
+        )
+    (t,) = make_tables([tmp_path], table="2", paper="dsr")
+    md = render_markdown(t)
+    mean, std = statistics.mean([95.0, 95.5, 94.0]), statistics.stdev([95.0, 95.5, 94.0])
+    assert f"{mean:.2f} ± {std:.2f} (n=3)" in md, md
+    assert "differ in more than the seed" in md
