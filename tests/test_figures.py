@@ -323,3 +323,28 @@ def test_paper_table_figure_puts_ours_beside_the_paper(tmp_path):
     assert ax.get_title().startswith("SEW Table 2:")
     assert _legend(ax) == ["paper", "ours (max over epochs)"]
     assert ax.get_ylabel() == "test acc@1 (%)" and ax.get_ylim() == (0.0, 100.0)
+
+
+def test_training_run_writes_vector_curves_and_logs_to_wandb(tmp_path, monkeypatch):
+    """A tiny run with the wandb logger (disabled: no files, same calls) logs curves.png and best.pt
+    without error, and plots.format adds curves.svg."""
+    import snnexp
+    from conftest import FAST
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    cfg = snnexp.compose(
+        [*FAST, "trainer.epochs=1", "logger=wandb", "logger.log_checkpoints=true", "plots.format=[png,svg]"]
+    )
+    m = snnexp.train(cfg, run_dir=str(tmp_path / "run"))
+    assert m["status"] == "finished"
+    assert (tmp_path / "run" / "curves.png").is_file() and (tmp_path / "run" / "curves.svg").is_file()
+
+
+def test_log_checkpoints_needs_wandb_and_plots_format_is_a_list():
+    import snnexp
+    from snnexp.cli import _plots_format_as_list
+
+    with pytest.raises(ConfigError, match="log_checkpoints=true needs logger=wandb"):
+        snnexp.compose(["logger=csv", "logger.log_checkpoints=true"])
+    assert _plots_format_as_list("plots.format=png,pdf,svg") == "plots.format=[png,pdf,svg]"
+    assert _plots_format_as_list("block=a,b") == "block=a,b"
