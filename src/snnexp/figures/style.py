@@ -150,7 +150,7 @@ def log_ticks(axis, values: Iterable[float]) -> None:
     decades = math.log10(max(vals) / min(vals)) if vals else 0.0
     subs = (1.0, 2.0, 5.0) if decades < 2 else ((1.0, 3.0) if decades < 4 else (1.0,))
     if decades < 1:  # under a decade: 1, 2, 5 alone may leave two labels
-        subs = (1.0, 2.0, 3.0, 5.0, 7.0)
+        subs = (1.0, 2.0, 3.0, 5.0, 7.0) if decades >= 0.5 else tuple(float(k) for k in range(1, 10))
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(_power_of_ten))
     axis.set_minor_formatter(NullFormatter())
