@@ -50,8 +50,17 @@ def sweep_metric_figure(t: dict[str, Any], title: str):
                 marker=marker(i),
                 capsize=3,
                 color=colour(i),
-                label=f"{name} (n={'/'.join(str(r['n']) for r in members)})",
+                label=name if len(series) > 1 else "mean ± std over seeds",
             )
+            for p, r in zip(pos, members, strict=True):
+                ax.annotate(
+                    f"n={r['n']}",
+                    (p, r["best_acc1_mean"]),
+                    textcoords="offset points",
+                    xytext=(6, 6),
+                    fontsize=7.5,
+                    color=colour(i),
+                )
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([wrap(x, 14) for x in xs])
         ax.set_xlim(-0.5, len(xs) - 0.5)
