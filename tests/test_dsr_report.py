@@ -55,3 +55,28 @@ def test_table2_ann_rows_take_our_ann_runs_under_if_only(tmp_path):
     md = render_markdown(t)
     row = "| CIFAR-10 (ANN, self-implemented) | PreAct-ResNet-18 | — | 95.41 | 95.00 (n=1) | 94.00 |"
     assert row in md, md
+
+
+def test_runs_that_differ_in_more_than_the_seed_are_not_averaged(tmp_path):
+    """Three seeds of the paper's setting and one run at another lr in the same cell: the mean is
+    over the three alone, and the note says a run was left out."""
+    for seed, (b, lr) in enumerate([(95.0, 0.1), (95.5, 0.1), (94.0, 0.1), (50.0, 0.5)]):
+        cfg = {
+            "paper": "DSR",
+            "seed": seed,
+            "data": {"name": "cifar10"},
+            "neuron": {"name": "dsr_if"},
+            "optim": {"lr": lr},
+        }
+        fake_run(
+            tmp_path / f"{seed}",
+            experiment="dsr/cifar10_if",
+            overrides=[f"seed={seed}"],
+            config=cfg,
+            acc1=[b - 5, b],
+        )
+    (t,) = make_tables([tmp_path], table="2", paper="dsr")
+    md = render_markdown(t)
+    mean, std = statistics.mean([95.0, 95.5, 94.0]), statistics.stdev([95.0, 95.5, 94.0])
+    assert f"{mean:.2f} ± {std:.2f} (n=3)" in md, md
+    assert "differ in more than the seed" in md

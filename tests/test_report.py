@@ -338,9 +338,10 @@ def test_any_sweep_reports_varied_keys_with_mean_and_std_over_seeds(tmp_path, ca
         fake_run(sweep / f"block={block},seed={seed}", experiment="demo", overrides=ov, config={}, acc1=acc)
     assert report_cmd.main([str(sweep)]) == 0
     md = capsys.readouterr().out
-    assert "| block | runs | best acc@1 (%) | last acc@1 (%) | status |" in md
-    assert "| sew_add | 2 | 65.00 ± 7.07 | 65.00 ± 7.07 | finished |" in md
-    assert "| plain | 1 | 45.00 ± 0.00 | 45.00 ± 0.00 | finished |" in md and "mean ± std over seed" in md
+    assert "| block | seeds | n | best acc@1 (%) | last acc@1 (%) | status |" in md
+    assert "| sew_add | 0 1 | 2 | 65.00 ± 7.07 | 65.00 ± 7.07 | finished x2 |" in md
+    # one run: its value alone, no "± 0.00" that would claim a spread measured as nothing
+    assert "| plain | 0 | 1 | 45.00 | 45.00 | finished |" in md and "mean ± std over seeds" in md
     rows = list(csv.DictReader(open(sweep / "sweep.csv")))
     assert [r["block"] for r in rows] == ["plain", "sew_add"] and rows[1]["runs"] == "2"
 

@@ -131,6 +131,7 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     register_resolvers()
     flags = {a for a in args if a in getattr(module, "FLAGS", set())}
     args = [a for a in args if a not in flags]
+    args = [_plots_format_as_list(a) for a in args]
     if hasattr(module, "rewrite_args"):  # a command's own reading of some overrides (eval: T=50,40)
         args = module.rewrite_args(args)
     positional = getattr(module, "POSITIONAL", None)
@@ -215,6 +216,14 @@ def _user_config_dir_first(args: list[str]) -> tuple[list[str], str]:
     if user is None:
         return args, str(conf_dir())
     return [*out, "--config-dir", str(conf_dir())], os.path.abspath(user)
+
+
+def _plots_format_as_list(arg: str) -> str:
+    """``plots.format=png,pdf,svg`` is one list of file formats, not a sweep over them."""
+    import re
+
+    m = re.fullmatch(r"(\+{0,2}plots\.format)=([A-Za-z0-9_.]+(?:,[A-Za-z0-9_.]+)+)", arg)
+    return f"{m.group(1)}=[{m.group(2)}]" if m else arg
 
 
 def _run_app(app, args: list[str], full: bool) -> int:

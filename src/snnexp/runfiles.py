@@ -182,6 +182,12 @@ def holder_gone(h: dict) -> bool:
     return not isinstance(pid, int) or not pid_alive(pid)
 
 
+def read_yaml(path: str | Path) -> Any:
+    """Any YAML file of a run or sweep (``multirun.yaml``); None when missing or unreadable."""
+    p = Path(path)
+    return _read_yaml(p) if p.is_file() else None
+
+
 def is_run_dir(path: str | Path) -> bool:
     return any((Path(path) / f).is_file() for f in RUN_FILES)
 

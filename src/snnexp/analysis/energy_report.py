@@ -95,38 +95,85 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_energy(result: dict[str, Any], path: Path) -> None:
-    from snnexp.analysis.plots import _integer_ticks, _plt
+def _named_ticks(ax, names: list[str]) -> None:
+    ax.set_xticks(range(1, len(names) + 1))
+    ax.set_xticklabels([f"{i} {n}" for i, n in enumerate(names, 1)], rotation=55, ha="right", fontsize=7.5)
 
-    plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
-    spikes = [r["spikes_per_neuron"] for r in result["neurons"]]
-    a.bar(range(1, len(spikes) + 1), spikes, color="tab:blue")
-    a.set_xlabel("Layer")
-    a.set_ylabel("Average number of spikes per neuron")
-    a.set_title(f"{result['model']}, T={result['T']} (TDBN Fig. 6)")
-    _integer_ticks(a)
-    xs = range(1, len(result["layers"]) + 1)
-    for key, style, label in (
-        ("ann_macs", ".-", "ANN MACs"),
-        ("snn_adds", ".-", "SNN additions"),
-        ("snn_mults", "o", "SNN multiplications"),
+
+def energy_figure(result: dict[str, Any]):
+    from snnexp.figures.style import styled
+
+    return styled(_draw_energy)(result)
+
+
+def _draw_energy(result: dict[str, Any]):
+    """Left: spikes per neuron per spiking layer (TDBN Fig. 6); right: operations per weighted
+    layer, with the per-sample totals and the energy ratio in its title (TDBN Table 6)."""
+    from snnexp.figures.style import colour, log_ticks, marker, pyplot
+
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5))
+    neurons = result["neurons"]
+    a.bar(range(1, len(neurons) + 1), [r["spikes_per_neuron"] for r in neurons], color=colour(0))
+    _named_ticks(a, [r["name"] for r in neurons])
+    a.set_xlabel("spiking layer (index, module)")
+    a.set_ylabel(f"spikes per neuron over T={result['T']} steps")
+    a.set_title("Spikes per neuron (TDBN Fig. 6)")
+    layers = result["layers"]
+    values = []
+    for i, (key, label) in enumerate(
+        (
+            ("ann_macs", "ANN multiply-accumulates"),
+            ("snn_adds", "SNN additions"),
+            ("snn_mults", "SNN multiplications"),
+        )
     ):  # zeros are left out of the log plot
-        b.semilogy(xs, [r[key] or float("nan") for r in result["layers"]], style, label=label)
-    b.set_xlabel("Weighted layer")
-    b.set_ylabel("Operations per sample")
-    b.legend(fontsize=8)
+        ys = [r[key] or float("nan") for r in layers]
+        values += [y for y in ys if y == y]
+        b.plot(
+            range(1, len(layers) + 1),
+            ys,
+            marker=marker(i),
+            color=colour(i),
+            label=label,
+            linestyle="-" if i == 0 else "none",
+        )
+    if values:
+        b.set_yscale("log")
+        log_ticks(b.yaxis, values)
+    _named_ticks(b, [r["name"] for r in layers])
+    b.set_xlabel("weighted layer (index, module)")
+    b.set_ylabel("operations per sample (log scale)")
+    t = result["total"]
+    ratio = t.get("energy_ratio_ann_over_snn")
+    b.set_title(
+        f"Operations per sample: ANN {t['ann']['multiplications']:.2e} MAC; SNN "
+        f"{t['snn']['additions']:.2e} add + {t['snn']['multiplications']:.2e} mult\n"
+        f"energy ANN {t['ann']['energy_j']:.2e} J, SNN {t['snn']['energy_j']:.2e} J"
+        + ("" if ratio is None else f" (ANN / SNN = {ratio:.2f})"),
+        fontsize=9.5,
+    )
+    b.legend(loc="best")
+    src = "trained" if result.get("source") not in (None, "init") else "at initialisation"
+    fig.suptitle(
+        f"Computation of {result['model']} on {result.get('data', '?')}, T={result['T']} ({src}, "
+        f"{result.get('samples', '?')} samples, norms in {result.get('bn_mode', '?')} mode)"
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def write_energy(result: dict[str, Any], out_dir: Path) -> list[Path]:
+def plot_energy(result: dict[str, Any], path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+    from snnexp.figures.style import save
+
+    return save(energy_figure(result), path, formats)
+
+
+def write_energy(result: dict[str, Any], out_dir: Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
     import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     js, md, png = out_dir / "energy.json", out_dir / "energy.md", out_dir / "energy.png"
     js.write_text(json.dumps(result, indent=2) + "\n")
     md.write_text(markdown(result))
-    plot_energy(result, png)
-    return [js, md, png]
+    return [js, md, *plot_energy(result, png, formats)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,17 @@ class FirstSteps(nn.Module):
 
 
 def write_accuracy_vs_T(
-    rows: list[dict[str, Any]], stem: str | Path, *, trained_T: int, title: str
+    rows: list[dict[str, Any]],
+    stem: str | Path,
+    *,
+    trained_T: int,
+    title: str,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict[str, Path]:
-    """``rows``: one dict per T with :data:`COLUMNS`. Writes ``<stem>.md/.csv/.json/.png``."""
+    """``rows``: one dict per T with :data:`COLUMNS`. Writes ``<stem>.md/.csv/.json/.png`` (and the
+    other ``formats`` of the figure)."""
+    from snnexp.figures.style import save
+
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: -int(r["T"]))
@@ -52,7 +61,8 @@ def write_accuracy_vs_T(
         w.writerows(rows)
     paths["json"].write_text(json.dumps({"trained_T": trained_T, "title": title, "rows": rows}, indent=1))
     paths["md"].write_text(markdown(rows, trained_T=trained_T, title=title))
-    plot(rows, paths["png"], trained_T=trained_T, title=title)
+    for p in save(figure(rows, trained_T=trained_T, title=title), paths["png"], formats)[1:]:
+        paths[p.suffix[1:]] = p
     return paths
 
 
@@ -71,23 +81,46 @@ def markdown(rows: list[dict[str, Any]], *, trained_T: int, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict[str, Any]], path: Path, *, trained_T: int, title: str) -> None:
-    import matplotlib
+def standard_error(acc_percent: float, n: int) -> float:
+    """Binomial standard error of an accuracy measured on ``n`` samples, in points: the spread of
+    the measurement itself (one checkpoint, one test set), sqrt(p (1 - p) / n)."""
+    p = min(max(acc_percent / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1.0 - p) / n) if n else float("nan")
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    pts = sorted((int(r["T"]), float(r["acc1"])) for r in rows)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o")
-    ax.axvline(trained_T, color="0.6", linestyle=":", linewidth=0.8, label=f"trained T={trained_T}")
+def figure(rows: list[dict[str, Any]], *, trained_T: int, title: str):
+    from snnexp.figures.style import styled
+
+    return styled(_draw)(rows, trained_T=trained_T, title=title)
+
+
+def _draw(rows: list[dict[str, Any]], *, trained_T: int, title: str):
+    from snnexp.figures.style import accuracy_axis, colour, integer_ticks, pyplot, wrap
+
+    plt = pyplot()
+    pts = sorted((int(r["T"]), float(r["acc1"]), int(r.get("n") or 0)) for r in rows)
+    ts, accs = [p[0] for p in pts], [p[1] for p in pts]
+    errs = [standard_error(a, n) for _, a, n in pts]
+    ns = sorted({p[2] for p in pts})
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.errorbar(
+        ts, accs, yerr=errs, marker="o", capsize=3, color=colour(0), label="top-1 accuracy ± binomial s.e."
+    )
+    ax.axvline(trained_T, color="0.45", linestyle=":", linewidth=1.2, label=f"trained with T={trained_T}")
     ax.set_xlabel("inference time steps T'")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    integer_ticks(ax.xaxis, ts)
+    accuracy_axis(ax, [a - e for a, e in zip(accs, errs, strict=True)] + accs)
+    n_text = f"n={ns[0]} test samples" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]} samples"
+    ax.set_title(wrap(f"{title}\naccuracy vs inference steps, one checkpoint, {n_text}", 70))
+    ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-__all__ = ["FirstSteps", "write_accuracy_vs_T", "markdown", "plot"]
+def plot(rows: list[dict[str, Any]], path: Path, *, trained_T: int, title: str) -> None:
+    from snnexp.figures.style import save
+
+    save(figure(rows, trained_T=trained_T, title=title), path)
+
+
+__all__ = ["FirstSteps", "figure", "markdown", "plot", "standard_error", "write_accuracy_vs_T"]

@@ -346,6 +346,7 @@ def _result(claim: Claim, jobs: list[Job], values: dict[int, float], quick: bool
         "test": claim.test,
         "metric": claim.metric,
         "rule": claim.rule_text(),
+        "rule_spec": dict(claim.rule),
         "seeds": sorted({j.seed for j in jobs}),
         "quick": quick,
         "values": per_arm,

@@ -204,13 +204,13 @@ def _r(x) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def write_outputs(result: dict, out_dir: Path) -> tuple[Path, ...]:
+def write_outputs(result: dict, out_dir: Path, formats: tuple[str, ...] = ("png",)) -> tuple[Path, ...]:
     from snnexp.analysis import plot_firing, plot_gradients
 
     if result["what"] == "energy":
         from snnexp.analysis.energy_report import write_energy
 
-        return tuple(write_energy(result, out_dir))
+        return tuple(write_energy(result, out_dir, formats))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     what = result["what"]
@@ -222,8 +222,9 @@ def write_outputs(result: dict, out_dir: Path) -> tuple[Path, ...]:
 
         plot_activity(result["columns"], png)
     else:
-        (plot_gradients if what == "gradients" else plot_firing)(result, png)
-    return js, png
+        (plot_gradients if what == "gradients" else plot_firing)(result, png, formats)
+    extra = tuple(png.with_suffix(f".{f}") for f in formats if f != "png")
+    return (js, png, *extra)
 
 
 def task(cfg, flags: set[str]) -> None:
@@ -236,7 +237,9 @@ def task(cfg, flags: set[str]) -> None:
         if not cfg.get("out"):  # the Hydra run dir made for the outputs: nothing went in it
             remove_stub(_output_dir(cfg))
         raise
-    paths = write_outputs(result, _output_dir(cfg))
+    from snnexp.figures.style import formats_of
+
+    paths = write_outputs(result, _output_dir(cfg), formats_of(cfg))
     if "--json" in flags:
         print(json.dumps(result, indent=2))
         return

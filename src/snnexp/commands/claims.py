@@ -65,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the claims and their rules; run nothing")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument(
+        "--plots-format",
+        default="png",
+        help="figure files: png, or a list such as png,pdf,svg (vector copies beside the PNG)",
+    )
+    p.add_argument(
         "--jobs",
         type=_jobs,
         default=None,
@@ -77,7 +82,9 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     ids = select(args.names)
     from snnexp.claims.run import load_claim
+    from snnexp.figures.style import parse_formats
 
+    formats = parse_formats(args.plots_format, "--plots-format")
     claims = [load_claim(i) for i in ids]  # every claim file is checked before anything runs
     if args.list:
         print("\n".join(describe(c) for c in claims))
@@ -92,7 +99,13 @@ def main(argv: list[str]) -> int:
     except (FileExistsError, NotADirectoryError):
         raise UserError(f"--out {out}: a file is in the way; give a directory") from None
     results = run_claims(claims, out, quick=args.quick, n_jobs=args.jobs or available_cpus())
-    written = write_all(results, out)
+    written = write_all(results, out, formats)
+    from snnexp.loggers.images import log_report_images
+    from snnexp.report.runs import RunRecord
+
+    dirs = {d for r in results for ds in r.get("runs", {}).values() for d in ds}
+    pngs = [p for p in written if p.suffix == ".png"]
+    log_report_images([RunRecord.load(d) for d in sorted(dirs)], pngs, out, kind="claims")
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -186,8 +186,13 @@ def _write_table(cfg, rows: list[dict], trained_T: int, run_cfg, flags: set[str]
 
         raise UserError(f"out={stem}: {stem.with_suffix('.json')} already exists; pick another out=")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    title = f"{run_cfg.get('experiment_name') or run_cfg.model.name} ({run_cfg.data.name}, {cfg.split})"
-    paths = write_accuracy_vs_T(rows, stem, trained_T=trained_T, title=title)
+    from snnexp.figures.curves import run_title
+    from snnexp.figures.style import formats_of
+
+    label = run_cfg.get("experiment_name")
+    what = run_title(run_cfg.model.name, run_cfg.data.name, f"{trained_T} (trained)", label)
+    title = f"{what}, {cfg.split} split"
+    paths = write_accuracy_vs_T(rows, stem, trained_T=trained_T, title=title, formats=formats_of(cfg))
     if "--json" in flags:
         print(json.dumps({"trained_T": trained_T, "rows": rows}, indent=2))
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from snnexp.errors import ArgParser
 
@@ -34,7 +35,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--paper", default=None, help="whose tables (default: from the runs' config, else sew)")
     p.add_argument("--out", default=None, help="where to write table_<id>.md/.csv (default: the first DIR)")
     p.add_argument("--json", action="store_true", help="print the tables as JSON instead of markdown")
+    p.add_argument(
+        "--plots-format",
+        default="png",
+        help="figure files beside the tables: png, or a list such as png,pdf,svg",
+    )
+    p.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib)")
     return p
+
+
+def draw(args, runs, *, sweep=None, tables=(), out_dir) -> list[str]:
+    """The figures of what was tabulated, beside the tables; logged to W&B when the runs were.
+    Imported only here: the tables themselves need no matplotlib."""
+    if args.no_plots:
+        return []
+    from snnexp.figures import report as figs
+    from snnexp.figures.style import parse_formats
+
+    formats = parse_formats(args.plots_format, "--plots-format")
+    written = []
+    if sweep is not None:
+        title = f"Sweep {Path(args.dirs[0]).resolve().name}: {', '.join(sweep['axes']) or 'one setting'}"
+        written += figs.write_sweep_figures(sweep, runs, Path(out_dir), title, formats)
+    for t in tables:
+        written += figs.write_table_figure(t, Path(out_dir), formats)
+    from snnexp.loggers.images import log_report_images
+
+    log_report_images(runs, [p for p in written if p.suffix == ".png"], Path(out_dir))
+    return [str(p) for p in written]
 
 
 def sweep_report(args) -> int:
@@ -48,8 +76,9 @@ def sweep_report(args) -> int:
         raise UserError(
             f"no runs in {', '.join(args.dirs)} (a run directory has metrics.json or summary.csv)"
         )
-    t = sweep_table(runs)
-    written = write_sweep_table(t, args.out or args.dirs[0])
+    t = sweep_table(runs, args.dirs)
+    out_dir = args.out or args.dirs[0]
+    written = [*write_sweep_table(t, out_dir), *draw(args, runs, sweep=t, out_dir=out_dir)]
     print(json.dumps(t, indent=2, default=str) if args.json else render_markdown(t))
     print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
     return 0
@@ -81,6 +110,9 @@ def main(argv: list[str]) -> int:
     from snnexp.report.tables import tables_for_runs
 
     args = parser().parse_args(argv)
+    from snnexp.figures.style import parse_formats
+
+    parse_formats(args.plots_format, "--plots-format")  # before any table is written
     if args.table == "9" and _is_keys_search(args):  # KEYS Table 9: a search, not runs in cells
         return search_report(args)
     if args.table == "sweep" or (
@@ -92,6 +124,7 @@ def main(argv: list[str]) -> int:
     written = []
     for t in tables:
         written += [str(p) for p in write_table(t, out_dir)]
+    written += draw(args, find_runs(args.dirs), tables=tables, out_dir=out_dir)
     if args.json:
         print(json.dumps(tables, indent=2, default=str))
         return 0

@@ -186,6 +186,11 @@ def check_relations(cfg: DictConfig) -> None:
     """Checks between keys, and values a per-field range cannot express."""
     if "threads" in cfg:
         resolve_threads(cfg.threads)
+    logger = cfg.get("logger")
+    if isinstance(logger, DictConfig) and logger.get("log_checkpoints") and logger.get("name") != "wandb":
+        raise ConfigError(
+            f"logger.log_checkpoints=true needs logger=wandb (logger={logger.get('name')} keeps no artifacts)"
+        )
     trainer, sched = cfg.get("trainer"), cfg.get("sched")
     if isinstance(trainer, DictConfig) and isinstance(sched, DictConfig):
         warm, epochs = sched.get("warmup_epochs") or 0, trainer.get("epochs")

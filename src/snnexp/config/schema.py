@@ -48,6 +48,16 @@ class PathsConfig:
     data_root: str = "${oc.env:SNNEXP_DATA,data}"
 
 
+# the files a figure is written as (snnexp.figures.style.save): the PNG always (W&B, the README,
+# report pages show it), PDF/SVG in addition as vector files for a paper
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass
+class PlotsConfig:
+    format: list = rng(["png"], choices=PLOT_FORMATS)  # plots.format=png,pdf,svg
+
+
 @dataclass
 class InitConfig(Dict[str, Any]):
     """``init.from``: a checkpoint whose matching weights start the run (pre-train, fine-tune;
@@ -71,6 +81,7 @@ class TrainConfig:
     threads: Any = "auto"
     paths: PathsConfig = field(default_factory=PathsConfig)
     init: InitConfig = field(default_factory=InitConfig)  # init.from=<ckpt>: fine-tune from its weights
+    plots: PlotsConfig = field(default_factory=PlotsConfig)  # figure files: plots.format=png,pdf,svg
     data: Any = MISSING
     model: Any = MISSING
     block: Any = MISSING
@@ -217,6 +228,7 @@ class LoggerConfig:
     group: Optional[str] = None
     tags: list = field(default_factory=list)
     log_every: int = rng(50, ge=1)
+    log_checkpoints: bool = False  # wandb: best.pt (else last.pt) as a model artifact at the end
 
 
 # ---------------------------------------------------------------- tune

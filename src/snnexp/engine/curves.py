@@ -1,4 +1,4 @@
-"""``curves.png`` of a run: loss and accuracy per epoch, train and test."""
+"""``curves.png`` of a run (drawn by :mod:`snnexp.figures.curves`), titled with what the run is."""
 
 from __future__ import annotations
 
@@ -6,27 +6,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from snnexp.figures.curves import run_title, write_curves
+from snnexp.figures.style import formats_of
 
-def plot_curves(history: list[dict[str, float]], cfg: DictConfig, out: Path) -> None:
-    if not history:
-        return
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def run_label(cfg: DictConfig, run_dir: Path) -> str | None:
+    """A sweep job's label (its directory name says what it varies), else the experiment's name."""
+    if (run_dir.parent / "multirun.yaml").is_file() and not run_dir.name.isdigit():
+        return run_dir.name
+    return cfg.get("experiment_name") or None
 
-    ep = [r["epoch"] for r in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    a.plot(ep, [r["train_loss"] for r in history], label="train")
-    a.plot(ep, [r["test_loss"] for r in history], label="test")
-    a.set(xlabel="epoch", ylabel="loss", title="loss")
-    b.plot(ep, [r["train_acc1"] for r in history], label="train")
-    b.plot(ep, [r["test_acc1"] for r in history], label="test top-1")
-    b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (a, b):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(f"{cfg.model.name} on {cfg.data.name} (T={cfg.T})")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+
+def plot_curves(history: list[dict[str, float]], cfg: DictConfig, out: Path) -> list[Path]:
+    title = run_title(cfg.model.name, cfg.data.name, cfg.T, run_label(cfg, out.parent))
+    return write_curves(history, title, out, formats_of(cfg))

@@ -276,7 +276,7 @@ class Run(RunState):
                 stopped_by = self.stop_reason
                 metrics = self._write_files(status=status)
                 if self.dist.is_main:
-                    plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+                    self._log_figures_and_checkpoint()
                 self.logger.finish(metrics)
             ok = True
         except KeyboardInterrupt:  # a signal that came before the handlers, or a second one
@@ -304,6 +304,14 @@ class Run(RunState):
                 int(getattr(signal, stopped_by)),
             )
         return metrics
+
+    def _log_figures_and_checkpoint(self) -> None:
+        curves = plot_curves(self.history, self.cfg, self.run_dir / "curves.png")
+        if curves:
+            self.logger.log_images({"curves": curves[0]})  # the PNG (style.save writes it first)
+        if self.cfg.logger.get("log_checkpoints"):
+            best = self.ckpt_dir / "best.pt"
+            self.logger.log_checkpoint(best if best.is_file() else self.ckpt_dir / "last.pt")
 
     def _one_epoch(self, epochs: int) -> dict[str, float] | None:
         """One epoch, its evaluation, checkpoint and files; None when a stop came inside it (its

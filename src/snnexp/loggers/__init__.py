@@ -21,6 +21,12 @@ class NoLogger:
     def log(self, metrics: dict[str, float], step: int) -> None:
         pass
 
+    def log_images(self, images: dict[str, Path]) -> None:
+        """Figures of the run (curves.png), under their names; only W&B keeps them."""
+
+    def log_checkpoint(self, path: Path) -> None:
+        """A checkpoint as a model artifact (``logger.log_checkpoints``); only W&B keeps it."""
+
     def finish(self, summary: dict[str, Any] | None = None) -> None:
         pass
 
@@ -70,7 +76,13 @@ class WandbLogger(NoLogger):
         id_file = run_dir / "wandb_run_id.txt"
         run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
         id_file.write_text(run_id)
+        from snnexp import runfiles
+        from snnexp.loggers.naming import run_name, run_tags
+
         group = lg.group or _sweep_group(run_dir) or cfg.get("experiment_name")
+        sweep_label = run_dir.name if _sweep_group(run_dir) else None
+        name = run_name(resolved, runfiles.read_overrides(run_dir), sweep_label)
+        tags = run_tags(resolved, list(lg.tags))
         settings = wandb.Settings(init_timeout=ONLINE_INIT_TIMEOUT_S, silent=True, console="off")
         mode = lg.mode
         if mode == "online" and not _reachable():
@@ -87,10 +99,10 @@ class WandbLogger(NoLogger):
                 dir=str(run_dir),
                 config=resolved,
                 group=group,
-                tags=list(lg.tags),
+                tags=tags,
                 id=run_id,
                 resume="allow",
-                name=run_dir.name,
+                name=name,
                 settings=settings,
                 reinit="finish_previous",
             )
@@ -109,15 +121,28 @@ class WandbLogger(NoLogger):
                 dir=str(run_dir),
                 config=resolved,
                 group=group,
+                tags=tags,
                 id=run_id,
                 resume="allow",
-                name=run_dir.name,
+                name=name,
                 settings=settings,
                 reinit="finish_previous",
             )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
+
+    def log_images(self, images: dict[str, Path]) -> None:
+        import wandb
+
+        self.run.log({k: wandb.Image(str(p)) for k, p in images.items() if Path(p).is_file()})
+
+    def log_checkpoint(self, path: Path) -> None:
+        import wandb
+
+        art = wandb.Artifact(f"model-{self.run.id}", type="model", metadata={"file": Path(path).name})
+        art.add_file(str(path), name=Path(path).name)
+        self.run.log_artifact(art, aliases=[Path(path).stem, "latest"])
 
     def finish(self, summary: dict[str, Any] | None = None) -> None:
         if summary:

@@ -137,6 +137,10 @@ class RunRecord:
                 out.append((int(e) if e is not None else i, v))
         return out
 
+    def test_curve(self, metric: str) -> list[tuple[int, float]]:
+        """(epoch, test ``metric``) of every evaluated epoch."""
+        return self._column(metric)
+
     def best(self, metric: str) -> tuple[float | None, int | None]:
         """(max over epochs of the test ``metric``, the epoch it was reached)."""
         col = self._column(metric)
