@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
+from snnexp.engine.weight_layouts import FORMATS as WEIGHT_FORMATS
+
 
 def rng(
     default: Any = MISSING,
@@ -56,6 +58,7 @@ class InitConfig(Dict[str, Any]):
 
     reinit: str = rng("auto", choices=("auto", "strict"))  # auto: layers whose shape differs start afresh
     skip: list = field(default_factory=list)  # name prefixes never loaded (KEYS: stem.conv1, readout.fc)
+    format: str = rng("auto", choices=WEIGHT_FORMATS)  # the checkpoint's layout, as eval's format=
 
 
 @dataclass
@@ -103,6 +106,9 @@ class EvalConfig(TrainConfig):
     # eval_T=[50,40,30]): writes <out or ckpt dir/../eval_<split>_accuracy_vs_T>.md/.csv/.json/.png
     eval_T: Optional[list] = None
     fold: bool = False  # fold tdBN/BN into the convs before evaluating (TDBN Eq. 9-10)
+    # whose layout ckpt= is in: auto (recognised from its tensor names) | snnexp | sew_authors |
+    # spikingjelly (engine/weight_layouts.py); other code's weights run the network composed here
+    format: str = rng("auto", choices=WEIGHT_FORMATS)
 
 
 @dataclass

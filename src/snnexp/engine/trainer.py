@@ -213,6 +213,7 @@ class Run:
             skip=list(init.get("skip") or []),
             fresh=self.method.init_fresh,
             echo=self.dist.is_main,
+            fmt=str(init.get("format") or "auto"),
         )
 
     def _load(self, path: Path) -> None:
