@@ -28,6 +28,7 @@ def load_for_inference(
     overrides: list[str] | None,
     own_keys: set[str],
     device: torch.device | str | None = None,
+    weights_format: str | None = None,
 ) -> tuple[nn.Module, DictConfig, dict[str, Any]]:
     """(model in eval mode, the config it was built from, the checkpoint dict).
 
@@ -37,7 +38,7 @@ def load_for_inference(
     (else it stays on the CPU). A checkpoint that is unreadable, has no config, or does not fit the
     model its config builds is a one-line CheckpointError.
     """
-    fmt = str(cfg.get("format") or "auto")
+    fmt = str(weights_format or cfg.get("format") or "auto")  # the checkpoint's layout
     if fmt != "snnexp":
         from snnexp.engine.foreign import read_weights
 
@@ -68,7 +69,7 @@ def _load_foreign(weights, path, cfg: DictConfig, own_keys: set[str], device):
 
     run_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     with open_dict(run_cfg):
-        for k in (*own_keys, "format"):
+        for k in (*own_keys, "format", "weights"):
             run_cfg.pop(k, None)
     check_fits(weights, run_cfg, path)
     model = build_model(run_cfg)

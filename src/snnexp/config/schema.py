@@ -112,6 +112,14 @@ class EvalConfig(TrainConfig):
 
 
 @dataclass
+class ExportConfig(TrainConfig):
+    ckpt: str = MISSING  # the trained checkpoint
+    format: str = rng("nir", choices=("nir",))  # the output format (NIR: nir_export.py)
+    out: str = MISSING  # the file to write; an existing one is never replaced
+    weights: str = rng("auto", choices=WEIGHT_FORMATS)  # the layout of ckpt (as eval's format=)
+
+
+@dataclass
 class EnergyCosts:
     e_mac_pj: float = rng(MISSING, gt=0.0)  # pJ; the values and their source: conf/analyze.yaml
     e_ac_pj: float = rng(MISSING, gt=0.0)
@@ -134,7 +142,12 @@ class AnalyzeConfig(TrainConfig):
 # The root schema of each command is an option of the `root` group (train.yaml: `root: train`);
 # a command built on train.yaml swaps it (`override root: eval`), so its own keys are typed and
 # range-checked too (an untyped key on a train-typed root was never checked: split=bogus passed).
-ROOT_SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
+ROOT_SCHEMAS = {
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "analyze": AnalyzeConfig,
+    "export": ExportConfig,
+}
 
 
 # ---------------------------------------------------------------- trainer / optim / sched
