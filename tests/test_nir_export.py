@@ -140,7 +140,8 @@ def test_nir_read_without_snnexp(tmp_path):
     nir.write(str(path), graph)
     code = (
         "import sys, nir; g = nir.read(sys.argv[1]); "
-        "assert 'snnexp' not in sys.modules; print(len(g.nodes), sorted({type(n).__name__ for n in g.nodes.values()}))"
+        "assert 'snnexp' not in sys.modules; "
+        "print(len(g.nodes), sorted({type(n).__name__ for n in g.nodes.values()}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120

@@ -243,9 +243,8 @@ def to_nir(model: nn.Module, image_shape: tuple[int, int, int]):
     """(the NIR graph of ``model`` with its norms folded, the folded model it was read from)."""
     import nir
 
-    from snnexp.fold import fold_tdbn
-
     from snnexp.encoders import Direct
+    from snnexp.fold import fold_tdbn
 
     if not isinstance(getattr(model, "encoder", None), nn.Identity | Direct):
         raise CannotExport(f"encoder ({type(model.encoder).__name__}): only direct encoding maps to NIR")
