@@ -27,7 +27,7 @@ from torch import nn
 
 from snnexp.engine import checkpoint as ck
 from snnexp.engine import fastpath, resume
-from snnexp.engine.curves import plot_curves
+from snnexp.engine.curves import authors_at, plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import (
     Dist,
@@ -286,7 +286,8 @@ class Run:
             self._mark_best()
         self._write_files(status="running")
         self._print_row(row, epochs)
-        self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
+        reference = authors_at(self.cfg, int(row["epoch"]))  # the authors' curve, where one exists
+        self.logger.log({**{f"epoch/{k}": v for k, v in row.items()}, **reference}, step=self.step)
         barrier(self.dist)
         return row
 
