@@ -210,3 +210,19 @@ def test_only_the_namespace_is_trusted(tmp_path):
     torch.save({"model": {"conv1.weight": torch.zeros(1)}, "args": Untrusted()}, path)
     with pytest.raises(UserError, match="Untrusted"):
         read_weights(path)
+
+
+def test_init_from_the_authors_checkpoint(tmp_path):
+    """init.from= (fine-tuning) reads the same layout: every tensor loads under init.reinit=strict."""
+    from snnexp.build import build_model
+    from snnexp.engine.init_from import init_from
+
+    theirs = their_net(18, "ADD")
+    path = save_authors(tmp_path, theirs, 18, "ADD")
+    model = build_model(eval_cfg(path, 18, "sew_add"))
+    report = init_from(model, path, reinit="strict", skip=[], echo=False)
+    assert len(report["loaded"]) == len(model.state_dict()) and not report["unused"]
+    assert torch.equal(
+        model.state_dict()["body.layer2.0.downsample.1.running_var"],
+        theirs.state_dict()["layer2.0.downsample.1.running_var"],
+    )
