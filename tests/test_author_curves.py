@@ -102,3 +102,21 @@ def test_a_run_of_another_experiment_has_no_authors_curve():
         is None
     )
     assert entry_for({"model": {"name": "sew_mini"}}) is None
+
+
+def test_report_puts_a_run_beside_the_authors_curve(tmp_path):
+    from snnexp import runfiles
+    from snnexp.report.author_curves import render_track, track_rows
+    from snnexp.report.runs import find_runs
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    cfg = "experiment_name: sew/imagenet\nmodel: {name: sew_resnet34}\nblock: {name: sew_add}\n"
+    (run / runfiles.CONFIG).write_text(cfg)
+    runfiles.write_summary(
+        run, [{"epoch": 1, "test_acc1": 11.0, "test_loss": 4.7}, {"epoch": 2, "test_acc1": 20.0}]
+    )
+    rows = track_rows(find_runs([tmp_path]))
+    assert len(rows) == 1 and rows[0]["epoch"] == 2
+    assert rows[0]["authors_test_acc1"] == pytest.approx(23.184)  # their epoch index 1 (log value)
+    assert "| 2 | 20.00 | 23.18 |" in render_track(rows)

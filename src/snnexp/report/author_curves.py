@@ -58,3 +58,48 @@ def authors_curve(config: Mapping[str, Any]) -> tuple[list[dict[str, float]], di
 
 
 __all__ = ["ENV", "authors_curve", "entry_for", "index"]
+
+
+def track_rows(runs) -> list[dict[str, Any]]:
+    """For each run (report/runs.RunRecord) with epochs and an authors' curve: its last epoch's test
+    acc@1 and loss beside the authors' at the same epoch."""
+    out = []
+    for run in runs:
+        found = authors_curve(run.config) if run.summary else None
+        last = run.summary[-1] if run.summary else {}
+        if found is None or last.get("epoch") is None:
+            continue
+        epoch = int(last["epoch"])
+        theirs = next((r for r in found[0] if r["epoch"] == epoch), {})
+        out.append(
+            {
+                "run": str(run.path),
+                "epoch": epoch,
+                "test_acc1": last.get("test_acc1"),
+                "authors_test_acc1": theirs.get("test_acc1"),
+                "test_loss": last.get("test_loss"),
+                "authors_test_loss": theirs.get("test_loss"),
+                "authors_run": found[1]["run_dir"],
+            }
+        )
+    return out
+
+
+def render_track(rows: list[dict[str, Any]]) -> str:
+    """Markdown: each run against the authors' curve at its last epoch."""
+
+    def f(v: Any, digits: int) -> str:
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    lines = [
+        "## On the authors' track (SEW origin_logs, same epoch)",
+        "",
+        "| run | epoch | test acc@1 | authors' | test loss | authors' | authors' run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | {r['epoch']} | {f(r['test_acc1'], 2)} | {f(r['authors_test_acc1'], 2)} | "
+            f"{f(r['test_loss'], 4)} | {f(r['authors_test_loss'], 4)} | {r['authors_run']} |"
+        )
+    return "\n".join(lines) + "\n"
