@@ -79,9 +79,9 @@ def save_authors(tmp_path, net, depth: int, cnf: str | None) -> str:
     family = "sew" if cnf else "spiking"
     state = {authors_name(k, family): v for k, v in net.state_dict().items()}
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    args = argparse.Namespace(
-        model=f"{'sew' if cnf else 'spiking'}_resnet{depth}", T=4, connect_f=cnf, lr=0.1
-    )
+    # the original code's names (origin_logs/readme.md): SEW = spiking_resnet, Spiking = mem_add_resnet2
+    model = f"spiking_resnet{depth}" if cnf else f"mem_add_resnet2_{depth}"
+    args = argparse.Namespace(model=model, T=4, connect_f=cnf, lr=0.1)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=320)
     path = tmp_path / f"{family}{depth}_checkpoint_319.pth"
     torch.save(

@@ -137,7 +137,10 @@ def check_fits(w: Weights, cfg, path) -> None:
         raise ConfigError(
             f"block={block}: {path} holds a {want_block} network (its downsample and args say so)"
         )
-    depth = re.sub(r"\D", "", str((w.meta.get("args") or {}).get("model", "")))
+    # the last number of args.model: sew_resnet34, or the original code's names (origin_logs/readme.md:
+    # spiking_resnet34 for SEW, mem_add_resnet2_34 for the Spiking ResNet)
+    numbers = re.findall(r"\d+", str((w.meta.get("args") or {}).get("model", "")))
+    depth = numbers[-1] if numbers else ""
     if depth and f"sew_resnet{depth}" != name:
         raise ConfigError(f"model={name}: {path} was trained as ResNet-{depth} (its args.model)")
 
