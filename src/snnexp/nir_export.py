@@ -239,7 +239,7 @@ def _output_shapes(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[i
     return shapes
 
 
-def to_nir(model: nn.Module, image_shape: tuple[int, int, int]):
+def to_nir(model: nn.Module, image_shape: tuple[int, int, int], sequence: bool = False):
     """(the NIR graph of ``model`` with its norms folded, the folded model it was read from)."""
     import nir
 
@@ -259,7 +259,8 @@ def to_nir(model: nn.Module, image_shape: tuple[int, int, int]):
     for part in ("stem", "body", "readout"):
         v = g.module(part, getattr(folded, part), v)
     g.add("output", nir.Output(output_type={"output": np.array(v.shape)}), v)
-    meta = {"dt": DT, "readout": "mean of the output over the T steps", "input": "the image at every step"}
+    given = "one frame per step" if sequence else "the image at every step"
+    meta = {"dt": DT, "readout": "mean of the output over the T steps", "input": given}
     return nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata=meta), folded
 
 

@@ -35,7 +35,7 @@ def task(cfg, flags: set[str]) -> None:
     if ckpt.get("folded"):
         raise UserError(f"{cfg.ckpt} is already folded; export the checkpoint it was folded from")
     image_shape = tuple(example_input(run_cfg).shape[-3:])
-    graph, _ = to_nir(model, image_shape)
+    graph, _ = to_nir(model, image_shape, sequence=bool(run_cfg.data.get("sequence", False)))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         nir.write(str(tmp), graph)
@@ -60,5 +60,6 @@ def task(cfg, flags: set[str]) -> None:
     else:
         print(
             f"exported {cfg.ckpt} -> {out}: NIR graph of {result['nodes']} nodes, {result['edges']} edges; "
-            f"input {tuple(image_shape)} at each of T={result['T']} steps, logits = mean of the output over T"
+            f"input {tuple(image_shape)}, {graph.metadata['input']}, T={result['T']}; "
+            "logits = mean of the output over T"
         )
