@@ -14,6 +14,7 @@ Prints one row per case and a summary; exits 1 if any case fails. Runs in a scra
 from __future__ import annotations
 
 import argparse
+import fractions
 import hashlib
 import json
 import os
@@ -122,6 +123,14 @@ CASES: list[tuple[list[str], str]] = [
     (["eval", "ckpt=@RUN@", "block=plain"], "block"),
     (["eval", "ckpt=@RUN@", "T=0"], "T=0"),
     (["fold", "ckpt=@GARBAGE@"], "not a PyTorch checkpoint"),
+    (["eval", "ckpt=@RUN@", "format=onnx"], "format='onnx'"),
+    (["eval", "ckpt=@GARBAGE@", "format=sew_authors", "model=sew_resnet18"], "not a PyTorch checkpoint"),
+    (["train", "init.from=@RUN@", "init.format=bogus", *FAST], "init.format"),
+    (["export", "ckpt=@RUN@", "format=onnx", "out=x.nir"], "format='onnx'"),
+    (["export", "ckpt=@RUN@"], "out"),
+    (["export", "ckpt=@RUN@", "out=@FILE@"], "already exists"),
+    (["export", "ckpt=@GARBAGE@", "out=new.nir"], "not a PyTorch checkpoint"),
+    (["export", "ckpt=@RUN@", "out=/nonexistent/dir/m.nir"], "does not exist"),
     (["summary", "model=nope"], "model"),
     (["analyze", "nothing"], "what='nothing'"),
     (["analyze", "firing", "ckpt=@GARBAGE@"], "not a PyTorch checkpoint"),
@@ -282,7 +291,8 @@ def scratch_files(root: Path) -> dict[str, str]:
 
     garbage, pickled, truncated, a_file = (root / n for n in ("garbage.pt", "pickled.pt", "trunc.pt", "file"))
     garbage.write_bytes(b"this is not a checkpoint")
-    torch.save({"model": {}, "x": argparse.Namespace(a=1)}, pickled)
+    # any class but argparse.Namespace, the one a train.py checkpoint may hold (engine/foreign.py)
+    torch.save({"model": {}, "x": fractions.Fraction(1, 3)}, pickled)
     torch.save({"model": {"w": torch.zeros(1000)}}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:100])
     a_file.write_text("x")

@@ -81,11 +81,12 @@ def test_every_experiment_composes_and_builds():
         snnexp.build_model(cfg)
 
 
-@pytest.mark.parametrize("command", ["eval", "fold", "summary", "analyze"])
+@pytest.mark.parametrize("command", ["eval", "fold", "summary", "analyze", "export"])
 def test_command_configs_keep_experiment_values_and_make_no_run_dir(command):
     from snnexp.config import compose
 
     extra = ["ckpt=x"] if command in ("eval", "fold") else []
+    extra += ["ckpt=x", "out=m.nir"] if command == "export" else []
     train = compose(["experiment=sew/cifar10dvs_t8"])
     cfg = compose(["experiment=sew/cifar10dvs_t8", *extra], command, return_hydra_config=True)
     assert (

@@ -113,6 +113,7 @@ def test_json_output_is_only_json(tmp_path):
     [
         ("eval", ["ckpt", "split", "out", "--json"]),
         ("fold", ["ckpt", "out", "--json"]),
+        ("export", ["ckpt", "format", "out", "weights", "--json"]),
         ("analyze", ["what", "compare_blocks", "bn_mode", "--json"]),
         ("summary", ["--json", "model"]),
         ("train", ["threads", "resume", "experiment"]),

@@ -22,6 +22,7 @@ COMMANDS = {
     "runs": "list past runs with status, accuracy and overrides: snnexp runs [dir] [--json]",
     "analyze": "firing rates, gradient norms, energy: snnexp analyze firing|gradients|energy [overrides]",
     "fold": "fold tdBN/BN into the convs of a checkpoint for inference: snnexp fold ckpt=... [out=...]",
+    "export": "write a trained network as a NIR graph: snnexp export ckpt=... format=nir out=model.nir",
     "tune": "hyper-parameter search (TPE + Hyperband, resumable): snnexp tune search=... [overrides]",
     "estimate": "runs of a (sweep) command and their time on this machine: snnexp estimate [-m] ...",
     "claims": "the papers' central claims in miniature on digits: snnexp claims [paper] [--quick] [--list]",

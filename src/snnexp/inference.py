@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from snnexp.build import build_model
@@ -29,6 +29,7 @@ def load_for_inference(
     overrides: list[str] | None,
     own_keys: set[str],
     device: torch.device | str | None = None,
+    weights_format: str | None = None,
 ) -> tuple[nn.Module, DictConfig, dict[str, Any]]:
     """(model in eval mode, the config it was built from, the checkpoint dict).
 
@@ -38,6 +39,13 @@ def load_for_inference(
     (else it stays on the CPU). A checkpoint that is unreadable, has no config, or does not fit the
     model its config builds is a one-line CheckpointError.
     """
+    fmt = str(weights_format or cfg.get("format") or "auto")  # the checkpoint's layout
+    if fmt != "snnexp":
+        from snnexp.engine.foreign import read_weights
+
+        weights = read_weights(ckpt_path, fmt)
+        if weights.format != "snnexp":
+            return _load_foreign(weights, ckpt_path, cfg, own_keys, device)
     ckpt = load_checkpoint(ckpt_path)
     if not ckpt.get("config"):
         raise CheckpointError(f"{ckpt_path} holds no config (it was not written by snnexp train or fold)")
@@ -66,6 +74,27 @@ def check_finite(model: nn.Module, ckpt_path) -> None:
             raise CheckpointError(
                 f"{ckpt_path}: {name} holds inf/NaN (the run diverged); evaluate an earlier checkpoint"
             )
+
+
+def _load_foreign(weights, path, cfg: DictConfig, own_keys: set[str], device):
+    """Weights written by other code (engine/weight_layouts.py): the network is the one the command
+    line composes (``model=sew_resnet34 block=sew_add ...``), checked against what the file says."""
+    from snnexp.engine.foreign import check_fits, load_strict, refuse_swapped_iand
+
+    run_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    with open_dict(run_cfg):
+        for k in (*own_keys, "format", "weights"):
+            run_cfg.pop(k, None)
+    check_fits(weights, run_cfg, path)
+    model = build_model(run_cfg)
+    refuse_swapped_iand(model, weights, path)
+    load_strict(model, weights, path)
+    if device is not None:
+        model = model.to(device)
+    ckpt = {"model": weights.state, "foreign": weights.format, "epoch": weights.meta.get("epoch")}
+    ckpt["config"] = OmegaConf.to_yaml(run_cfg)
+    ckpt["source"] = {k: v for k, v in weights.meta.items() if k != "family"}
+    return model.eval(), run_cfg, ckpt
 
 
 def evaluate_split(model: nn.Module, run_cfg: DictConfig, split: str, device) -> dict[str, float]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 CONFIG_NAME = "eval"
 FLAGS = {"--json"}
-OWN_KEYS = {"ckpt", "split", "out", "eval_T", "fold"}
+OWN_KEYS = {"ckpt", "split", "out", "eval_T", "fold", "format"}
 
 
 def rewrite_args(args: list[str]) -> list[str]:
@@ -111,7 +111,10 @@ def task(cfg, flags: set[str]) -> None:
                 **rows[-1],
                 **extra,
             }
-            if len(steps) <= 1:
+            if ckpt.get("foreign"):  # other code's weights: a run directory `snnexp report` reads
+                result.update(format=ckpt["foreign"], source=ckpt.get("source") or {})
+                _write_foreign(cfg, result, run_cfg, flags)
+            elif len(steps) <= 1:
                 _write_one(cfg, result, flags)
             else:
                 print(
@@ -174,6 +177,50 @@ def _write_one(cfg, result: dict, flags: set[str]) -> None:
             f"loss {result['loss']:.4f}  ({result['n']} samples, T={result['T']}"
             f"{', folded' if result['folded'] else ''}) -> {out}",
             file=sys.stdout,
+        )
+
+
+def _write_foreign(cfg, result: dict, run_cfg, flags: set[str]) -> None:
+    """The evaluation of another code's weights (the SEW authors' released checkpoints) as a run
+    directory: its config (the network composed on the command line) and metrics.json with the
+    accuracy as best and last, so that ``snnexp report <dir>`` puts it beside the paper's number.
+    ``out=`` names that directory (it must not exist); default outputs/authors/<ckpt name>[_<n>]."""
+    from omegaconf import OmegaConf
+
+    from snnexp import runfiles
+    from snnexp.errors import UserError
+
+    if cfg.out:
+        run_dir = Path(cfg.out)
+        if run_dir.exists():
+            raise UserError(f"out={run_dir} already exists; pick another out= (a new directory)")
+    else:
+        base, n = Path("outputs/authors") / Path(str(cfg.ckpt)).stem, 1
+        while (run_dir := base.with_name(base.name if n == 1 else f"{base.name}_{n}")).exists():
+            n += 1
+    run_dir.mkdir(parents=True)
+    (run_dir / runfiles.CONFIG).write_text(OmegaConf.to_yaml(run_cfg))
+    metrics = {
+        "status": "finished",
+        "experiment_name": run_cfg.get("experiment_name"),
+        **{f"{w}_{m}": result[m] for w in ("best", "last") for m in ("acc1", "acc5", "loss")},
+        # the epochs the weights were trained for (train.py saves the last epoch's index)
+        "epochs_done": (result["source"].get("epoch", -1) + 1) or None,
+        "evaluated_from": result["ckpt"],
+        "format": result["format"],
+        "source": result["source"],
+        "T": result["T"],
+        "n": result["n"],
+    }
+    runfiles.write_metrics(run_dir, metrics)
+    (run_dir / f"{cfg.split}_T{result['T']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    if "--json" in flags:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"{cfg.split}: acc1 {result['acc1']:.2f}%  acc5 {result['acc5']:.2f}%  "
+            f"loss {result['loss']:.4f}  ({result['n']} samples, T={result['T']}, "
+            f"{result['format']} weights) -> {run_dir}"
         )
 
 

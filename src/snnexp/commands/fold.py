@@ -12,7 +12,7 @@ import json
 
 CONFIG_NAME = "fold"
 FLAGS = {"--json"}
-OWN_KEYS = {"ckpt", "split", "out", "fold"}  # fold.yaml extends eval.yaml: the same own keys
+OWN_KEYS = {"ckpt", "split", "out", "fold", "format"}  # fold.yaml extends eval.yaml: the same own keys
 
 
 def _new_name(ckpt):

@@ -130,8 +130,19 @@ def main(argv: list[str]) -> int:
         return 0
     for t in tables:
         print(render_markdown(t))
+    print_authors_track(args.dirs)
     print("wrote " + ", ".join(written), file=sys.stderr)
     return 0
+
+
+def print_authors_track(dirs: list[str]) -> None:
+    """Runs of an experiment whose authors' curve ships with snnexp, against it at their last epoch."""
+    from snnexp.report.author_curves import render_track, track_rows
+    from snnexp.report.runs import find_runs
+
+    rows = track_rows(find_runs(dirs))
+    if rows:
+        print(render_track(rows))
 
 
 if __name__ == "__main__":

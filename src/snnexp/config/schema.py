@@ -51,6 +51,8 @@ class PathsConfig:
 # the files a figure is written as (snnexp.figures.style.save): the PNG always (W&B, the README,
 # report pages show it), PDF/SVG in addition as vector files for a paper
 PLOT_FORMATS = ("png", "pdf", "svg")
+# weights layouts `format=` takes: engine/weight_layouts.py describes each (and checks this list)
+WEIGHT_FORMATS = ("auto", "snnexp", "sew_authors", "spikingjelly")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class InitConfig(Dict[str, Any]):
 
     reinit: str = rng("auto", choices=("auto", "strict"))  # auto: layers whose shape differs start afresh
     skip: list = field(default_factory=list)  # name prefixes never loaded (KEYS: stem.conv1, readout.fc)
+    format: str = rng("auto", choices=WEIGHT_FORMATS)  # the checkpoint's layout, as eval's format=
 
 
 @dataclass
@@ -114,6 +117,17 @@ class EvalConfig(TrainConfig):
     # eval_T=[50,40,30]): writes <out or ckpt dir/../eval_<split>_accuracy_vs_T>.md/.csv/.json/.png
     eval_T: Optional[list] = None
     fold: bool = False  # fold tdBN/BN into the convs before evaluating (TDBN Eq. 9-10)
+    # whose layout ckpt= is in: auto (recognised from its tensor names) | snnexp | sew_authors |
+    # spikingjelly (engine/weight_layouts.py); other code's weights run the network composed here
+    format: str = rng("auto", choices=WEIGHT_FORMATS)
+
+
+@dataclass
+class ExportConfig(TrainConfig):
+    ckpt: str = MISSING  # the trained checkpoint
+    format: str = rng("nir", choices=("nir",))  # the output format (NIR: nir_export.py)
+    out: str = MISSING  # the file to write; an existing one is never replaced
+    weights: str = rng("auto", choices=WEIGHT_FORMATS)  # the layout of ckpt (as eval's format=)
 
 
 @dataclass
@@ -140,7 +154,12 @@ class AnalyzeConfig(TrainConfig):
 # The root schema of each command is an option of the `root` group (train.yaml: `root: train`);
 # a command built on train.yaml swaps it (`override root: eval`), so its own keys are typed and
 # range-checked too (an untyped key on a train-typed root was never checked: split=bogus passed).
-ROOT_SCHEMAS = {"train": TrainConfig, "eval": EvalConfig, "analyze": AnalyzeConfig}
+ROOT_SCHEMAS = {
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "analyze": AnalyzeConfig,
+    "export": ExportConfig,
+}
 
 
 # ---------------------------------------------------------------- trainer / optim / sched

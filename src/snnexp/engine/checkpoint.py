@@ -87,13 +87,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, not a checkpoint, or holds pickled objects
-        raise CheckpointError(f"cannot read checkpoint {path}: {_why_unreadable(e, path)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {why_unreadable(e, path)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{path} is not an snnexp checkpoint (no 'model' entry)")
     return ckpt
 
 
-def _why_unreadable(e: Exception, path: Path) -> str:
+def why_unreadable(e: Exception, path: Path) -> str:
     """torch's refusals are paragraphs (the weights-only one ends by suggesting weights_only=False);
     keep the clause that says what is wrong, and never suggest running the file's code."""
     with open(path, "rb") as f:

@@ -61,6 +61,7 @@ def init_from(
     skip: Sequence[str],
     fresh: Sequence[str] = (),
     echo: bool = True,
+    fmt: str = "auto",
 ) -> dict[str, Any]:
     """Load the matching weights of checkpoint ``path`` into ``model``; print and return what was
     loaded, skipped and re-initialised. ``fresh``: name suffixes the checkpoint may lack even with
@@ -68,7 +69,7 @@ def init_from(
     if reinit not in REINIT:
         raise ConfigError(f"init.reinit={reinit!r} is not allowed; allowed: {', '.join(REINIT)}")
     skip = [str(s) for s in skip or []]
-    theirs = load_checkpoint(path)["model"]
+    theirs = _their_weights(model, path, fmt)
     own = model.state_dict()
     plan = plan_init(own, theirs, skip)
     unknown = [p for p in skip if not any(n == p or n.startswith(p + ".") for n in own)]
@@ -94,6 +95,18 @@ def init_from(
     if echo:
         print(format_report(report), file=sys.stderr)
     return report
+
+
+def _their_weights(model: nn.Module, path, fmt: str) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors in snnexp's names: an snnexp checkpoint's as they are, other code's
+    (the SEW authors' released weights, spikingjelly 2.0's zoo; ``init.format``) mapped."""
+    from snnexp.engine.foreign import read_weights, refuse_swapped_iand
+
+    if fmt == "snnexp":
+        return load_checkpoint(path)["model"]
+    weights = read_weights(path, fmt)
+    refuse_swapped_iand(model, weights, path)
+    return weights.state
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import fastpath, preempt
-from snnexp.engine.curves import plot_curves
+from snnexp.engine.curves import authors_at, plot_curves
 from snnexp.engine.device import pick_device, to_time_major
 from snnexp.engine.distributed import (
     Dist,
@@ -248,6 +248,7 @@ class Run(RunState):
             skip=list(init.get("skip") or []),
             fresh=self.method.init_fresh,
             echo=self.dist.is_main,
+            fmt=str(init.get("format") or "auto"),
         )
 
     # ------------------------------------------------------------------ loop
@@ -338,7 +339,8 @@ class Run(RunState):
             self._mark_best()
         self._write_files(status="running")
         self._print_row(row, epochs)
-        self.logger.log({f"epoch/{k}": v for k, v in row.items()}, step=self.step)
+        reference = authors_at(self.cfg, int(row["epoch"]))  # the authors' curve, where one exists
+        self.logger.log({**{f"epoch/{k}": v for k, v in row.items()}, **reference}, step=self.step)
         barrier(self.dist)
         return row
 

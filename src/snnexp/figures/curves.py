@@ -28,9 +28,10 @@ def _finite(v: Any) -> bool:
 
 
 @styled
-def curves_figure(history: list[dict[str, Any]], title: str):
+def curves_figure(history: list[dict[str, Any]], title: str, reference: list[dict[str, Any]] | None = None):
     """Two panels (loss, top-1 accuracy), markers on every epoch so a one-epoch run shows a point;
-    the epoch of the best test accuracy is a star, named in the legend."""
+    the epoch of the best test accuracy is a star, named in the legend. ``reference``: the
+    authors' per-epoch test curve of the same experiment, dashed grey beneath the run."""
     from snnexp.figures.style import pyplot
 
     plt = pyplot()
@@ -61,7 +62,8 @@ def curves_figure(history: list[dict[str, Any]], title: str):
             label=f"best test {ys[best]:.2f} % (epoch {xs[best]})",
         )
     _, train_acc = _series(history, "train_acc1")
-    accuracy_axis(b, ys + train_acc, label="top-1 accuracy (%)")
+    ref_acc = _reference(a, b, reference or [])
+    accuracy_axis(b, ys + train_acc + ref_acc, label="top-1 accuracy (%)")
     a.set_title("loss")
     b.set_title("accuracy")
     a.legend(loc="best")
@@ -71,12 +73,29 @@ def curves_figure(history: list[dict[str, Any]], title: str):
     return fig
 
 
+def _reference(loss_ax, acc_ax, rows: list[dict[str, Any]]) -> list[float]:
+    """The authors' test loss and accuracy (their TensorBoard logs), dashed grey; returns the
+    accuracies drawn (the accuracy axis must hold them)."""
+    style = dict(color="0.45", linestyle="--", linewidth=1.3, zorder=1)
+    xs, ys = _series(rows, "test_loss")
+    if ys:
+        loss_ax.plot(xs, ys, label="authors' test", **style)
+    xs, acc = _series(rows, "test_acc1")
+    if acc:
+        acc_ax.plot(xs, acc, label="authors' test", **style)
+    return acc
+
+
 def write_curves(
-    history: list[dict[str, Any]], title: str, out: Path, formats: tuple[str, ...] = ("png",)
+    history: list[dict[str, Any]],
+    title: str,
+    out: Path,
+    formats: tuple[str, ...] = ("png",),
+    reference: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     if not history:
         return []
-    return save(curves_figure(history, title), out, formats)
+    return save(curves_figure(history, title, reference), out, formats)
 
 
 __all__ = ["curves_figure", "run_title", "write_curves"]
