@@ -1,4 +1,4 @@
-"""Benchmark (issue 8): peak memory and time of one training step of PreAct-ResNet-18 on 32x32
+"""Benchmark: peak memory and time of one training step of PreAct-ResNet-18 on 32x32
 input with ``method=dsr`` (the flat formulation; ``dsr-stream``: its record pass streamed,
 ``method.record_chunk``) and ``method=bptt``, side by side, for T = 5, 10, 20, and the ratio
 T=20 / T=5 (target for DSR: <= 1.15; BPTT grows about 4x).

@@ -1,4 +1,4 @@
-"""Benchmark (issue 13): the neurons' paths for SEW-ResNet-18, side by side with the ANN.
+"""Benchmark: the neurons' paths for SEW-ResNet-18, side by side with the ANN.
 
 1. One training step (forward + backward + SGD) of SEW-ResNet-18 eager, compiled (``torch.compile``,
    Inductor) and with only its neurons compiled (trainer.compile_scope=neurons) against
@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sew import build_ann, mb, seconds, sync  # noqa: E402  (the sibling bench's helpers)
+from _common import build_ann, mb, seconds, sync  # noqa: E402  (scripts/_common.py: shared by the benches)
 
 
 def build_snn(args, T: int, memopt: str = "none") -> nn.Module:

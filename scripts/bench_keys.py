@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sew import mb, saved_for_backward_bytes, seconds  # noqa: E402  (the same measurements)
+from _common import mb, saved_for_backward_bytes, seconds  # noqa: E402  (scripts/_common.py: shared by the benches)
 
 VARIANTS = ("keys", "ann")
 

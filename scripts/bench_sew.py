@@ -25,11 +25,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from _common import build_ann, mb, saved_for_backward_bytes, seconds
 
 VARIANTS = ("snn_stem_once", "snn_stem_every_step", "ann")
 LABEL = {
@@ -65,12 +65,6 @@ def build_snn(args, stem_once: bool) -> nn.Module:
     return build_model(cfg)
 
 
-def build_ann() -> nn.Module:
-    import torchvision
-
-    return torchvision.models.resnet18(num_classes=1000)
-
-
 class Variant:
     def __init__(self, name: str, args, device: torch.device):
         torch.manual_seed(0)
@@ -97,35 +91,6 @@ class Variant:
 
     def timed_step(self) -> float:
         return seconds(self.step, self.device)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(step: Callable[[], object], device: torch.device) -> float:
-    """Wall time of ``step()``, the device's queued work included."""
-    sync(device)
-    t0 = time.perf_counter()
-    step()
-    sync(device)
-    return time.perf_counter() - t0
-
-
-def saved_for_backward_bytes(step: Callable[[], None]) -> int:
-    """Bytes of the distinct tensors autograd keeps for backward during one step."""
-    seen: dict[tuple[int, int], int] = {}
-
-    def pack(t: torch.Tensor):
-        if t.numel():
-            key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
-            seen[key] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    return sum(seen.values())
 
 
 def rss_bytes() -> int:
@@ -171,10 +136,6 @@ def rss_in_subprocesses(args) -> dict[str, dict]:
             raise RuntimeError(f"RSS child {name} failed:\n{stderr[-2000:]}")
         out[name] = json.loads(stdout.strip().splitlines()[-1])
     return out
-
-
-def mb(n: float) -> str:
-    return f"{n / 2**20:8.1f}"
 
 
 def main() -> None:

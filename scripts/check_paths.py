@@ -1,4 +1,4 @@
-"""Every configuration of the four papers (issue 13): the neuron path snnexp predicts
+"""Every configuration of the four papers: the neuron path snnexp predicts
 (engine/fastpath.py, what `snnexp train` logs at start-up) against the one spikingjelly takes.
 
 For each experiment file conf/experiment/{sew,keys,tdbn,dsr}/*.yaml (not the ``_`` bases), the

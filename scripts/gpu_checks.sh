@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 13 (and the DSR bench of issue 8) as one script for a lent GPU machine,
+# The GPU checks (fast paths on CUDA, and the DSR memory bench) as one script for a lent GPU machine,
 # most important first, each under its own time limit. Results go to $OUT (or ./gpu_checks).
 #   bash scripts/gpu_checks.sh            # from the repository root, with torch + CUDA importable
 #   STEPS="tests flexsn_paths compile_paths" bash scripts/gpu_checks.sh   # what was never run on a GPU
@@ -8,7 +8,7 @@
 # 82 s, bench_memopt 24 s, profile50 15 s; compile_paths not yet run there (a KEYS S-ResNet took
 # more than 90 s to compile; on the 2-core CPU TDBN ResNet-19 took 56 s and KEYS over 150 s);
 # the FlexSN scans (trainer.flexsn: tests/test_flexsn.py -k cuda, flexsn_paths) not yet either.
-# A machine without spikingjelly/hydra gets them from wheels in .whl/ (see /work/.library/device).
+# A machine without spikingjelly/hydra gets them from wheels in .whl/ (pip download them beside the repo first).
 set -u -o pipefail
 OUT=${OUT:-gpu_checks}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 WANDB_MODE=disabled PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}

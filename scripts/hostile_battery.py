@@ -1,4 +1,4 @@
-"""A hostile user's battery (issue 11): bad values for config keys and command arguments, missing
+"""A hostile user's battery: bad values for config keys and command arguments, missing
 and corrupt inputs, bad configs stored in checkpoints, bad searches. Every case must end with exit
 status 2, exactly one stderr line starting with ``snnexp: error:``, no traceback, and no run
 directory left behind. FULL_ERROR_CASES: the same with HYDRA_FULL_ERROR=1 (a traceback, then the

@@ -1,4 +1,4 @@
-"""torch.compile over snnexp's neurons (issue 13): one graph, the same spikes and gradients as eager,
+"""torch.compile over snnexp's neurons: one graph, the same spikes and gradients as eager,
 a compile failure falls back to eager with one warning, a second model compiles in the same
 process, and a compiled training run resumes.
 

@@ -1,4 +1,5 @@
-"""DSR experiments carry the paper's and the authors' hyper-parameters (SPEC.md "DSR"), every
+"""DSR experiments carry the paper's and the authors' hyper-parameters
+(DSR Sec. 5; qymeng94/DSR's README commands and main.py defaults), every
 setting of Tables 2/3 and Fig. 3 has a file, and the make targets launch them."""
 
 from __future__ import annotations

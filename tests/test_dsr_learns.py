@@ -1,4 +1,4 @@
-"""method=dsr must learn (issue 8): on the real scikit-learn digits, IF and LIF DSR neurons reach
+"""method=dsr must learn: on the real scikit-learn digits, IF and LIF DSR neurons reach
 >= 95 % test accuracy. Settings: the demo model sew_mini (width 16, BN, max pooling, SEW ADD
 blocks) with the DSR readout ``rate`` (fc-BN1d-neuron, output = spike representation), T=6,
 8 epochs of method=dsr's flat formulation with SGD lr 0.1 momentum 0.9 wd 5e-4 (DSR's optimiser),

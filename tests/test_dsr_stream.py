@@ -1,7 +1,7 @@
 """method=dsr's streamed record pass (``method.record_chunk=N``, methods/_dsr_stream.py): the same
 record, gradients and BN running statistics as the one-pass record (record_chunk=0), with train-mode
 BN, max pooling, dropout and sequence inputs, and a record pass whose peak memory does not grow
-with T (issue 8: <= 1.15 from T=5 to T=20)."""
+with T (<= 1.15 from T=5 to T=20)."""
 
 from __future__ import annotations
 

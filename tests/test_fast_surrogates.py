@@ -1,4 +1,4 @@
-"""snnexp's surrogates in the forms spikingjelly's fused kernels accept (issue 13), checked against
+"""snnexp's surrogates in the forms spikingjelly's fused kernels accept, checked against
 the papers' equations (KEYS Eq. 24: alpha max(0, 1 - |x| / width)) bit for bit in fp32, and
 through a whole IF/LIF layer: spikingjelly's registered op (what runs fused on CUDA) against the
 Python reference loop with snnexp's own Triangle class."""

@@ -1,4 +1,4 @@
-"""Neuron paths (issue 13): which layers spikingjelly runs through its registered (on CUDA: fused)
+"""Neuron paths: which layers spikingjelly runs through its registered (on CUDA: fused)
 op and which through the Python reference loop, the start-up report, the require_fast_path
 switch, and the fp32 membrane state under bf16/fp16.
 

@@ -1,4 +1,4 @@
-"""FlexSN cores (issue 13): every snnexp neuron with a surrogate spikingjelly cannot fuse runs, with
+"""FlexSN cores: every snnexp neuron with a surrogate spikingjelly cannot fuse runs, with
 ``trainer.flexsn=true`` on CUDA, its core (neurons/flex.py) as a FlexSN Triton scan.
 
 Checked here without a GPU, against the loop each core replaces (the neuron's own path):

@@ -34,7 +34,10 @@ def test_experiment_uses_the_keys_recipe(name):
     assert c.trainer.batch_size == HP["batch_size"]
     assert c.sched.name == HP["sched"]["name"] and c.sched.gamma == HP["sched"]["gamma"]
     dvs = c.data.name == "cifar10_dvs"
-    caption_dvs = dvs and name != "table13"  # Table 11's caption; Table 13's names no schedule
+    caption_dvs = dvs and name not in (
+        "table13",
+        "table14_dvs",
+    )  # Table 11's caption; 13 (and 14, its row) name none
     assert list(c.sched.milestones) == (HP["dvs_milestones"] if caption_dvs else HP["sched"]["milestones"])
     assert c.sched.milestone_epoch == "after"  # the authors' utils.adjust_learning_rate: 50/57/64 of 70
     assert c.model.name.startswith("s_resnet") and c.block.name == "keys_s2s"
@@ -114,7 +117,7 @@ def test_table_14_rows_take_their_own_experiment_or_the_same_setting_of_tables_6
     from snnexp.report import make_tables
     from test_report import fake_run
 
-    c = compose([f"experiment=keys/{name}", *over])
+    c = compose([f"experiment=keys/{name}", *over, FROM])
     expect = {"table14_cifar10": (32, "voting", 70), "table14_cifar100": (32, "voting", 70)}
     if name in expect:
         assert (c.model.base_width, c.model.readout, c.trainer.epochs) == expect[name]

@@ -1,4 +1,4 @@
-"""trainer.memopt (issue 13): spikingjelly's checkpointing with bit-compressed spikes over the
+"""trainer.memopt: spikingjelly's checkpointing with bit-compressed spikes over the
 blocks gives the plain model's outputs and gradients bit for bit, stores less for backward, and
 never packs a non-binary block input (a SEW-ADD block's input counts spikes: 0, 1, 2, ...)."""
 

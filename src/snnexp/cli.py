@@ -2,8 +2,9 @@
 
 Hydra owns the argv of every config-driven command (overrides, ``-m``, ``--cfg job``, ``--info``,
 ``--config-dir``, shell completion); this module only picks the command, strips the command's own
-flags (``--json``), validates the overrides once (so a typo is one line and exit 2, not Hydra's
-multi-line report) and hands over. Nothing here imports torch.
+flags (``--json``) and hands over; a bad value anywhere is one line and exit 2, not Hydra's
+multi-line report (the config gate, config/gate.py, checks each config where it is used). Nothing
+here imports torch.
 """
 
 from __future__ import annotations

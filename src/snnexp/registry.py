@@ -18,7 +18,9 @@ second import list.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -50,6 +52,29 @@ class Registry:
             return fn
 
         return deco
+
+    def variant(self, name: str, builder: Callable[..., Any], /, *, help: str, paper: str = "", **bound: Any):
+        """Register ``name`` as ``builder`` with the keyword arguments ``bound`` fixed (timm's
+        named variants over one configurable builder): ``MODELS.variant("sew_resnet18",
+        sew_resnet, depth=18, ...)``. The config schema is the builder's signature without them,
+        so a YAML file cannot set ``depth`` of a model named for its depth."""
+        sig = inspect.signature(builder)
+        unknown = sorted(set(bound) - set(sig.parameters))
+        if unknown:
+            raise TypeError(f"{self.kind} {name!r}: {builder.__name__} takes no {unknown[0]!r}")
+        target = builder.__init__ if inspect.isclass(builder) else builder
+        hints = typing.get_type_hints(target)
+
+        def build(*args: Any, **kw: Any) -> Any:
+            return builder(*args, **bound, **kw)
+
+        build.__signature__ = sig.replace(
+            parameters=[p for p in sig.parameters.values() if p.name not in bound]
+        )
+        build.__annotations__ = {k: v for k, v in hints.items() if k not in bound}
+        build.__name__ = build.__qualname__ = name
+        build.__module__, build.__doc__ = builder.__module__, builder.__doc__
+        return self.register(name, help=help, paper=paper)(build)
 
     def get(self, name: str) -> Callable[..., Any]:
         try:

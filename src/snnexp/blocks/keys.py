@@ -116,36 +116,50 @@ class KeysBlock(nn.Module):
         return f"{self.kind.upper()}{w}"
 
 
-def _register(kind: str, help: str) -> None:
+def keys_block(
+    parts,
+    in_channels: int,
+    channels: int,
+    *,
+    kind: str,
+    zero_init: bool,
+    s2m_weight: float | None = None,  # S2M only: its YAML sets W' (= U_th)
+    stride: int = 1,  # stride, form: set by the model's layout, not by the YAML
+    form: str = "basic",
+) -> KeysBlock:
     name = f"keys_{kind}"
-
-    @BLOCKS.register(name, paper="KEYS", help=help)
-    def build(
-        parts,
-        in_channels: int,
-        channels: int,
-        *,
-        zero_init: bool,
-        s2m_weight: float | None = None,  # S2M only: its YAML sets W' (= U_th)
-        stride: int = 1,  # stride, form: set by the model's layout, not by the YAML
-        form: str = "basic",
-    ):
-        if form != "basic":
-            raise ValueError(f"block {name} has the basic form (two 3x3 convs) only, not {form!r}")
-        if kind == "v2v" and not parts.passes_current:
-            raise ValueError(
-                "block keys_v2v carries the input current from block to block; this model passes "
-                "spikes only (use model=s_resnet20|38|44|56|110)"
-            )
-        if kind == "s2m" and s2m_weight is None:
-            raise ValueError("block keys_s2m needs s2m_weight (W', the paper sets it to U_th)")
-        return KeysBlock(
-            parts, in_channels, channels, stride=stride, kind=kind, s2m_weight=s2m_weight, zero_init=zero_init
+    if form != "basic":
+        raise ValueError(f"block {name} has the basic form (two 3x3 convs) only, not {form!r}")
+    if kind == "v2v" and not parts.passes_current:
+        raise ValueError(
+            "block keys_v2v carries the input current from block to block; this model passes "
+            "spikes only (use model=s_resnet20|38|44|56|110)"
         )
+    if kind == "s2m" and s2m_weight is None:
+        raise ValueError("block keys_s2m needs s2m_weight (W', the paper sets it to U_th)")
+    return KeysBlock(
+        parts, in_channels, channels, stride=stride, kind=kind, s2m_weight=s2m_weight, zero_init=zero_init
+    )
 
-    build.__name__ = build.__qualname__ = f"build_{name}"
 
-
-_register("s2m", "KEYS S2M: o_l = g(W o_{l-1} + lambda u + W' o_{l-n}), W' = U_th fixed (Eq. 7)")
-_register("s2s", "KEYS S2S: o_l = g(W o_{l-1} + lambda u) + o_{l-n}, non-binary (Eq. 10)")
-_register("v2v", "KEYS V2V: input current of layer l-n carried into layer l (Eq. 15-16)")
+BLOCKS.variant(
+    "keys_s2m",
+    keys_block,
+    kind="s2m",
+    paper="KEYS",
+    help="KEYS S2M: o_l = g(W o_{l-1} + lambda u + W' o_{l-n}), W' = U_th fixed (Eq. 7)",
+)
+BLOCKS.variant(
+    "keys_s2s",
+    keys_block,
+    kind="s2s",
+    paper="KEYS",
+    help="KEYS S2S: o_l = g(W o_{l-1} + lambda u) + o_{l-n}, non-binary (Eq. 10)",
+)
+BLOCKS.variant(
+    "keys_v2v",
+    keys_block,
+    kind="v2v",
+    paper="KEYS",
+    help="KEYS V2V: input current of layer l-n carried into layer l (Eq. 15-16)",
+)

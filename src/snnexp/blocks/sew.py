@@ -76,12 +76,12 @@ class ResidualBlock(nn.Module):
         in_channels: int,
         channels: int,
         *,
-        stride: int,
         kind: str,
         connect: str | None,
-        form: str,
-        expansion: int,
         zero_init: bool,
+        stride: int = 1,  # stride, form, expansion: set by the model's layout, not by the YAML
+        form: str = "basic",
+        expansion: int = 4,
     ):
         super().__init__()
         self.kind, self.connect, self.form = kind, connect, form
@@ -145,35 +145,44 @@ class ResidualBlock(nn.Module):
         return f"{self.kind}{g}, form={self.form}"
 
 
-def _register(name: str, kind: str, connect: str | None, help: str) -> None:
-    @BLOCKS.register(name, paper="SEW", help=help)
-    def build(
-        parts,
-        in_channels: int,
-        channels: int,
-        *,
-        zero_init: bool,
-        stride: int = 1,  # stride, form, expansion: set by the model's layout, not by the YAML
-        form: str = "basic",
-        expansion: int = 4,
-    ):
-        return ResidualBlock(
-            parts,
-            in_channels,
-            channels,
-            stride=stride,
-            kind=kind,
-            connect=connect,
-            form=form,
-            expansion=expansion,
-            zero_init=zero_init,
-        )
-
-    build.__name__ = build.__qualname__ = f"build_{name}"
-
-
-_register("sew_add", "sew", "add", "SEW block, g = ADD: O = SN(F(S)) + S")
-_register("sew_and", "sew", "and", "SEW block, g = AND: O = SN(F(S)) * S")
-_register("sew_iand", "sew", "iand", "SEW block, g = IAND: O = (1 - SN(F(S))) * S")
-_register("spiking", "spiking", None, "Spiking ResNet block: O = SN(F(S) + S)")
-_register("plain", "plain", None, "plain block, no shortcut: O = SN(F(S))")
+# the five block types of SEW Table 1 / Fig. 3: one ResidualBlock, kind and g bound
+BLOCKS.variant(
+    "sew_add",
+    ResidualBlock,
+    kind="sew",
+    connect="add",
+    paper="SEW",
+    help="SEW block, g = ADD: O = SN(F(S)) + S",
+)
+BLOCKS.variant(
+    "sew_and",
+    ResidualBlock,
+    kind="sew",
+    connect="and",
+    paper="SEW",
+    help="SEW block, g = AND: O = SN(F(S)) * S",
+)
+BLOCKS.variant(
+    "sew_iand",
+    ResidualBlock,
+    kind="sew",
+    connect="iand",
+    paper="SEW",
+    help="SEW block, g = IAND: O = (1 - SN(F(S))) * S",
+)
+BLOCKS.variant(
+    "spiking",
+    ResidualBlock,
+    kind="spiking",
+    connect=None,
+    paper="SEW",
+    help="Spiking ResNet block: O = SN(F(S) + S)",
+)
+BLOCKS.variant(
+    "plain",
+    ResidualBlock,
+    kind="plain",
+    connect=None,
+    paper="SEW",
+    help="plain block, no shortcut: O = SN(F(S))",
+)

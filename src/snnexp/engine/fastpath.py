@@ -1,4 +1,4 @@
-"""Which path each neuron layer type of a model takes (issue 13), and the switch that makes a
+"""Which path each neuron layer type of a model takes, and the switch that makes a
 fallback an error.
 
 spikingjelly 2.0 runs a multi-step IF/LIF/PLIF layer through its registered fused kernel (CUDA

@@ -1,5 +1,5 @@
 """``trainer.memopt``: spikingjelly's memopt (gradient checkpointing with bit-compressed spikes,
-Huang et al. ICLR 2026) over the model's residual blocks (issue 13).
+Huang et al. ICLR 2026) over the model's residual blocks.
 
 - ``none``: nothing changes.
 - ``checkpoint``: every block keeps only its input for backward and recomputes its forward

@@ -68,37 +68,11 @@ def spiking_vgg(
     return net
 
 
-def _register(name: str) -> None:
-    plan = VGG_LAYOUT[name]
-
-    @MODELS.register(
-        name, paper="KEYS", help="spiking VGG-11 of BNTT/KEYS Fig. 3a: 8 convs, fc 4096, readout"
+for _name, _plan in VGG_LAYOUT.items():
+    MODELS.variant(
+        _name,
+        spiking_vgg,
+        plan=_plan,
+        paper="KEYS",
+        help="spiking VGG-11 of BNTT/KEYS Fig. 3a: 8 convs, fc 4096, readout",
     )
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        fc_hidden: int,
-        readout: str,
-        init: str,
-        init_gain: float,
-    ):
-        return spiking_vgg(
-            parts,
-            plan,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            image_size=image_size,
-            fc_hidden=fc_hidden,
-            readout=readout,
-            init=init,
-            init_gain=init_gain,
-        )
-
-    build.__name__ = build.__qualname__ = name
-
-
-for _name in VGG_LAYOUT:
-    _register(_name)

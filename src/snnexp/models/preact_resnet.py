@@ -86,6 +86,7 @@ def preact_resnet(
     *,
     in_channels: int,
     num_classes: int,
+    image_size: int,
     stem: str,
     conv_bias: bool,
     shortcut_norm: bool,
@@ -94,6 +95,7 @@ def preact_resnet(
     readout: str,
     stem_once: bool,
 ) -> SpikingNet:
+    del image_size  # global pooling: any size the strides leave >= 1 px
     if stem not in STEMS:
         raise ValueError(f"model.stem={stem!r}; choose one of {', '.join(STEMS)}")
     widths, counts = PREACT_LAYOUT[depth]
@@ -133,45 +135,11 @@ def init_weights(net: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _register(depth: int) -> None:
-    widths, counts = PREACT_LAYOUT[depth]
-
-    @MODELS.register(
-        f"preact_resnet{depth}",
+for _depth, (_widths, _counts) in PREACT_LAYOUT.items():
+    MODELS.variant(
+        f"preact_resnet{_depth}",
+        preact_resnet,
+        depth=_depth,
         paper="DSR",
-        help=f"pre-activation ResNet-{depth}, widths {list(widths)}, blocks {list(counts)} (DSR)",
+        help=f"pre-activation ResNet-{_depth}, widths {list(_widths)}, blocks {list(_counts)} (DSR)",
     )
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        stem: str,
-        conv_bias: bool,
-        shortcut_norm: bool,
-        dropout: float,
-        dropout_mask: str,
-        readout: str,
-        stem_once: bool,
-    ):
-        del image_size  # global pooling: any size the strides leave >= 1 px
-        return preact_resnet(
-            parts,
-            depth,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            stem=stem,
-            conv_bias=conv_bias,
-            shortcut_norm=shortcut_norm,
-            dropout=dropout,
-            dropout_mask=dropout_mask,
-            readout=readout,
-            stem_once=stem_once,
-        )
-
-    build.__name__ = build.__qualname__ = f"preact_resnet{depth}"
-
-
-for _depth in PREACT_LAYOUT:
-    _register(_depth)

@@ -138,45 +138,11 @@ def s_resnet(
     return net
 
 
-def _register(depth: int) -> None:
-    n = RESNET_LAYOUT[depth]
-
-    @MODELS.register(
-        f"s_resnet{depth}",
+for _depth, _n in RESNET_LAYOUT.items():
+    MODELS.variant(
+        f"s_resnet{_depth}",
+        s_resnet,
+        depth=_depth,
         paper="KEYS",
-        help=f"S-ResNet{depth} (CIFAR ResNet 6n+2, n={n}), residual type from block=keys_*",
+        help=f"S-ResNet{_depth} (CIFAR ResNet 6n+2, n={_n}), residual type from block=keys_*",
     )
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        base_width: int,
-        stem_kernel: int,
-        stem_stride: int,
-        stem_pool: int,
-        readout: str,
-        init: str,
-        init_gain: float,
-    ):
-        return s_resnet(
-            parts,
-            depth,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            image_size=image_size,
-            base_width=base_width,
-            stem_kernel=stem_kernel,
-            stem_stride=stem_stride,
-            stem_pool=stem_pool,
-            readout=readout,
-            init=init,
-            init_gain=init_gain,
-        )
-
-    build.__name__ = build.__qualname__ = f"s_resnet{depth}"
-
-
-for _depth in RESNET_LAYOUT:
-    _register(_depth)

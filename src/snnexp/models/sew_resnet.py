@@ -49,16 +49,22 @@ def init_convs(model: nn.Module, init: str) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
-def imagenet_resnet(
+def sew_resnet(
     parts,
     depth: int,
     *,
     in_channels: int,
     num_classes: int,
+    image_size: int,
     stem_once: bool,
     readout: str,
     init: str,
 ) -> SpikingNet:
+    if image_size < 32:
+        raise ValueError(
+            f"sew_resnet{depth} downsamples by 32; data.image_size={image_size} < 32: add data=imagenet "
+            "(224x224), data=cifar10, or data=synthetic data.image_size=224 to stand in for ImageNet"
+        )
     form, counts = RESNET_LAYOUT[depth]
     stem_width = STAGE_WIDTHS[0]
     stem = nn.Sequential(
@@ -88,41 +94,11 @@ def imagenet_resnet(
     return net
 
 
-def _register(depth: int) -> None:
-    form, counts = RESNET_LAYOUT[depth]
-
-    @MODELS.register(
-        f"sew_resnet{depth}",
+for _depth, (_form, _counts) in RESNET_LAYOUT.items():
+    MODELS.variant(
+        f"sew_resnet{_depth}",
+        sew_resnet,
+        depth=_depth,
         paper="SEW",
-        help=f"ImageNet ResNet-{depth} ({form} blocks {list(counts)}), block type from block=",
+        help=f"ImageNet ResNet-{_depth} ({_form} blocks {list(_counts)}), block type from block=",
     )
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        stem_once: bool,
-        readout: str,
-        init: str,
-    ):
-        if image_size < 32:
-            raise ValueError(
-                f"sew_resnet{depth} downsamples by 32; data.image_size={image_size} < 32: add data=imagenet "
-                "(224x224), data=cifar10, or data=synthetic data.image_size=224 to stand in for ImageNet"
-            )
-        return imagenet_resnet(
-            parts,
-            depth,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            stem_once=stem_once,
-            readout=readout,
-            init=init,
-        )
-
-    build.__name__ = build.__qualname__ = f"sew_resnet{depth}"
-
-
-for _depth in RESNET_LAYOUT:
-    _register(_depth)

@@ -35,36 +35,5 @@ SMALL_NET_LAYOUT: dict[str, tuple[str, list[tuple[int, int]]]] = {
 }
 
 
-def _register(name: str) -> None:
-    help_text, stages = SMALL_NET_LAYOUT[name]
-
-    @MODELS.register(name, paper="SEW", help=help_text)
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        stem_kernel: int,
-        transition_kernel: int,
-        readout: str,
-        stem_once: bool,
-    ):
-        return block_stack(
-            parts,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            image_size=image_size,
-            stages=stages,
-            stem_kernel=stem_kernel,
-            transition_kernel=transition_kernel,
-            readout=readout,
-            stem_once=stem_once,
-            name=name,
-        )
-
-    build.__name__ = build.__qualname__ = name
-
-
-for _name in SMALL_NET_LAYOUT:
-    _register(_name)
+for _name, (_help, _stages) in SMALL_NET_LAYOUT.items():
+    MODELS.variant(_name, block_stack, stages=_stages, name=_name, paper="SEW", help=_help)

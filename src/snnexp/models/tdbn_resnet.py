@@ -116,41 +116,11 @@ def tdbn_resnet(
     return net
 
 
-def _register(depth: str) -> None:
-    _, form, stages = TDBN_LAYOUT[depth]
-
-    @MODELS.register(
-        f"tdbn_resnet{depth}",
+for _depth, (_, _form, _stages) in TDBN_LAYOUT.items():
+    MODELS.variant(
+        f"tdbn_resnet{_depth}",
+        tdbn_resnet,
+        depth=_depth,
         paper="TDBN",
-        help=f"TDBN ResNet-{depth} (supplement Table 4; {form} blocks {[n for _, n, _ in stages]})",
+        help=f"TDBN ResNet-{_depth} (supplement Table 4; {_form} blocks {[n for _, n, _ in _stages]})",
     )
-    def build(
-        parts,
-        *,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        pool: int | None,
-        hidden_features: int | None,
-        stem_once: bool,
-        readout: str,
-        init: str,
-    ):
-        return tdbn_resnet(
-            parts,
-            depth,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            image_size=image_size,
-            pool=pool,
-            hidden_features=hidden_features,
-            stem_once=stem_once,
-            readout=readout,
-            init=init,
-        )
-
-    build.__name__ = build.__qualname__ = f"tdbn_resnet{depth}"
-
-
-for _depth in TDBN_LAYOUT:
-    _register(_depth)

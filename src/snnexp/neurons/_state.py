@@ -1,4 +1,4 @@
-"""Membrane state in fp32 whatever the input dtype (issue 13).
+"""Membrane state in fp32 whatever the input dtype (so that AMP keeps spikingjelly's fused kernels).
 
 spikingjelly's ``BaseNode.materialize_states`` creates ``v`` in the input's dtype, so under AMP
 (bf16/fp16 inputs) the state is bf16/fp16: the membrane potential loses its small increments

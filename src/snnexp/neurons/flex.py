@@ -1,4 +1,4 @@
-"""A FlexSN scan for the neurons spikingjelly has no fused kernel for (issue 13).
+"""A FlexSN scan for the neurons spikingjelly has no fused kernel for.
 
 spikingjelly 2.0 fuses multi-step IF/LIF/PLIF on CUDA only with its own surrogate classes.
 KEYS's triangle (peak 0.3, width U_th), TDBN's rectangle and LIF, and SEW's "Constant 1" run its

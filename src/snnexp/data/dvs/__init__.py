@@ -1,4 +1,4 @@
-"""DVS data sets (DVS128 Gesture, CIFAR10-DVS) through spikingjelly: see issue 4.
+"""DVS data sets (DVS128 Gesture, CIFAR10-DVS) through spikingjelly (its loaders and frame integration).
 
 An item is ``(frames, label)``: ``frames`` a float tensor ``[T, 2, H, W]`` of event counts
 (channel 0: OFF, 1: ON events), ``label`` an int. Each data root is prepared once and cached there:

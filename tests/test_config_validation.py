@@ -1,4 +1,4 @@
-"""Issue 11: every value a user can set is checked at composition; nothing is silently ignored."""
+"""Composition: every value a user can set is checked; nothing is silently ignored."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def test_thread_policy(monkeypatch):
 
 
 def test_sew_dvs_gesture_follows_the_authors_run():
-    """SEW Table 4 as the authors' released code and log ran it (SPEC.md, facts from origin_logs)."""
+    """SEW Table 4 as the authors' released code and log ran it (Spike-Element-Wise-ResNet
+    dvsgesture/train.py and its origin_logs)."""
     c = compose(["experiment=sew/dvs_gesture_table4"])
     assert c.block.zero_init is True  # the 97.92 % SEW ADD run: zero_init_residual=True
     assert compose(["experiment=sew/dvs_gesture_table4", "block=spiking"]).block.zero_init is False  # unknown

@@ -1,4 +1,4 @@
-"""Issue 11: numbers a researcher can trust (exact resume, divergence, best epoch, lost runs)."""
+"""The engine's runs: exact resume, divergence, best epoch, locks, lost runs, sweep job dirs, W&B summary."""
 
 from __future__ import annotations
 
@@ -308,7 +308,7 @@ class _FakeWandbRun:
     def __init__(self, **kw):
         self.kw, self.summary, self.logged, self.finished = kw, {}, [], False
 
-    def log(self, metrics, step):
+    def log(self, metrics, step=None):  # figures are logged without a step
         self.logged.append((step, dict(metrics)))
 
     def finish(self):
@@ -326,7 +326,7 @@ def test_wandb_gets_the_metrics_json_summary_the_config_and_one_run_id_across_re
         runs.append(_FakeWandbRun(**kw))
         return runs[-1]
 
-    fake = types.SimpleNamespace(init=init, Settings=lambda **kw: kw)
+    fake = types.SimpleNamespace(init=init, Settings=lambda **kw: kw, Image=lambda path: path)
     monkeypatch.setitem(sys.modules, "wandb", fake)
     args = ["logger=wandb", "logger.mode=offline", "trainer.epochs=2"]
     _train(tmp_path, "run", *args, "trainer.stop_after_epochs=1")
@@ -345,7 +345,7 @@ def test_wandb_gets_the_metrics_json_summary_the_config_and_one_run_id_across_re
         "params",
         "status",
         "epochs_done",
-    ):  # issue 11: not only the last epoch
+    ):  # not only the last epoch
         assert second.summary[key] == m[key], key
     assert m["status"] == "finished"
     steps = [s for s, _ in first.logged + second.logged]

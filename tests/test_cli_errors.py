@@ -1,4 +1,4 @@
-"""Issue 11: errors the user can fix are one line and exit 2, never a stack trace."""
+"""The CLI: errors the user can fix are one line and exit 2, never a stack trace; help and completion."""
 
 from __future__ import annotations
 
