@@ -147,17 +147,21 @@ OPTIMIZERS = Registry("optim")
 SCHEDULES = Registry("sched")
 LOGGERS = Registry("logger")
 
-# config group -> its registry (readouts are chosen by a model key, not a group)
+# config group -> its registry (a registry's kind is its group's name; readouts are chosen by a
+# model key, not a group)
 GROUPS = {
-    "data": DATASETS,
-    "model": MODELS,
-    "block": BLOCKS,
-    "neuron": NEURONS,
-    "surrogate": SURROGATES,
-    "norm": NORMS,
-    "encoder": ENCODERS,
-    "method": METHODS,
-    "optim": OPTIMIZERS,
-    "sched": SCHEDULES,
-    "logger": LOGGERS,
+    r.kind: r
+    for r in (
+        DATASETS,
+        MODELS,
+        BLOCKS,
+        NEURONS,
+        SURROGATES,
+        NORMS,
+        ENCODERS,
+        METHODS,
+        OPTIMIZERS,
+        SCHEDULES,
+        LOGGERS,
+    )
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from snnexp.config.compose import CONFIG_GROUPS, conf_dir
+from snnexp.config.compose import ALL_GROUPS, conf_dir
 
 INTERNAL_KEYS = {"defaults", "hydra", "paths", "paper_hparams", "experiment_name", "paper"}
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w]*):\s*(.*?)\s*(?:#\s*(.*))?$")
@@ -64,7 +64,7 @@ def render(command: str, module, summary: str) -> str:
         if getattr(module, "POSITIONAL", None):
             lines.append(f"  the first word sets {module.POSITIONAL}= (snnexp {command} firing)")
     lines += ["", "config groups (group=option; snnexp list <group> describes each option):"]
-    for g in (*CONFIG_GROUPS, "experiment", "launcher", "debug"):
+    for g in (g for g in ALL_GROUPS if g != "search" or command == "tune"):  # search: tune's only
         lines.append(f"  {g:<10} {', '.join(n for n, _ in options(g))}")
     lines += [
         "",

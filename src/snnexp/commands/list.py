@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snnexp.config.compose import CONFIG_GROUPS, conf_dir
+from snnexp.config.compose import ALL_GROUPS, conf_dir
 from snnexp.errors import ArgParser, UserError, choices_hint
 
-GROUPS = [*CONFIG_GROUPS, "launcher", "experiment", "debug", "search"]
+GROUPS = list(ALL_GROUPS)
 ALIASES = {
     "models": "model",
     "blocks": "block",

@@ -286,6 +286,9 @@ CONFIG_GROUPS = (
     "sched",
     "logger",
 )
+# the groups that are not options of a run's parts: each is listed once, here (snnexp list, --help)
+EXTRA_GROUPS = ("launcher", "experiment", "debug", "search")
+ALL_GROUPS = (*CONFIG_GROUPS, *EXTRA_GROUPS)
 
 
 def task_overrides() -> list[str]:
