@@ -96,3 +96,32 @@ def test_command_configs_keep_experiment_values_and_make_no_run_dir(command):
     )
     if command != "analyze":
         assert cfg.hydra.run.dir == "." and cfg.hydra.output_subdir is None
+
+
+def test_no_schema_default_is_contradicted_by_every_option_that_uses_it():
+    """Each fact has one home: a schema default that every option file of its group overrides (a
+    10-epoch schema under a 20-epoch trainer YAML) is a second, stale value. Plain values only."""
+    import dataclasses
+
+    import yaml
+
+    from snnexp.config.compose import conf_dir
+    from snnexp.config.schema import SCHEMAS
+
+    stale = []
+    for (group, name), cls in SCHEMAS.items():
+        users = []
+        for f in sorted((conf_dir() / group).glob("*.yaml")):
+            d = yaml.safe_load(f.read_text()) or {}
+            if name in [x for x in d.get("defaults", []) if isinstance(x, str)]:
+                users.append(d)
+        for fld in dataclasses.fields(cls):
+            default = fld.default
+            if not users or not isinstance(default, (bool, int, float, str)) or default == "???":
+                continue
+            values = [u[fld.name] for u in users if fld.name in u]
+            if len(values) == len(users) and all(v != default for v in values):
+                stale.append(
+                    f"{group}/{name}.{fld.name}: schema {default!r}, every YAML {sorted(map(str, values))}"
+                )
+    assert not stale, "\n".join(stale)

@@ -167,8 +167,9 @@ ROOT_SCHEMAS = {
 class TrainerConfig:
     """The loop's settings; how a step updates the weights is the ``method`` group."""
 
-    epochs: int = rng(10, ge=1)
-    batch_size: int = rng(64, ge=1)  # samples per optimizer step, all ranks and micro-batches together
+    # no default here for what every run sets: the value lives in conf/trainer/default.yaml
+    epochs: int = rng(MISSING, ge=1)
+    batch_size: int = rng(MISSING, ge=1)  # samples per optimizer step, all ranks and micro-batches together
     accumulate: int = rng(1, ge=1)  # micro-batches per optimizer step (gradient accumulation)
     eval_batch_size: Optional[int] = rng(None, ge=1)
     loss: str = rng("ce", choices=("ce", "mse"))
@@ -201,7 +202,7 @@ class OptimConfig:
     ``optim=adam optim.momentum=0.9`` is an unknown key, not a value silently unused."""
 
     name: str = MISSING  # an OPTIMIZERS entry (conf/optim/<name>.yaml)
-    lr: float = rng(0.1, gt=0.0, le=1000.0)  # the bound only catches typos (lr=1e38 overflowed Adam)
+    lr: float = rng(MISSING, gt=0.0, le=1000.0)  # each optimizer's YAML; the bound catches typos (1e38)
     weight_decay: float = rng(0.0, ge=0.0)
     # weight decay per parameter kind (engine/optim.py); null: weight_decay
     norm_weight_decay: Optional[float] = rng(None, ge=0.0)
@@ -269,7 +270,7 @@ class SearchConfig:
     """``snnexp tune``'s search (conf/search/); the distributions of ``space`` are checked by
     snnexp.tune.check_space, their end points by the config gate as trial configs."""
 
-    name: str = "snnexp"
+    name: str = MISSING  # the option's name (conf/search/<name>.yaml)
     space: Dict[str, Any] = field(default_factory=dict)  # dotted key -> {type, low, high | choices}
     n_trials: int = rng(20, ge=1)
     n_jobs: int = rng(1, ge=1)
@@ -374,6 +375,7 @@ class DVSDataConfig(DataConfig):
     """Event-camera data sets: recordings integrated into frames (``snnexp.data.dvs``). Cross-field
     checks (T_train <= frames per sample, class and channel counts, root set) are the builder's."""
 
+    sequence: bool = True  # event data are [T, C, H, W] frame sequences
     frames_number: Optional[int] = rng(None, ge=1)  # null: T
     split_by: str = rng(MISSING, choices=DVS_SPLIT_BY)
     frame_duration_ms: Optional[float] = rng(None, gt=0.0)  # split_by=time: T frames of this length
