@@ -78,18 +78,10 @@ def spied_loops(model: torch.nn.Module, ran: set[str]):
 
 
 def one_step(cfg, model, method, net, device: torch.device) -> None:
-    from snnexp.engine import fastpath
     from snnexp.engine.steps import StepContext
 
-    amp = fastpath.amp_dtype(cfg, device.type)
-    on = amp != torch.float32
-    ctx = StepContext(
-        loss_fn=torch.nn.CrossEntropyLoss(),
-        scaler=torch.amp.GradScaler(device.type, enabled=amp == torch.float16),
-        autocast=lambda: torch.autocast(device.type, dtype=amp, enabled=on),
-        num_classes=int(cfg.data.num_classes),
-        optimizer=torch.optim.SGD(model.parameters(), lr=1e-3),
-        params=list(model.parameters()),
+    ctx = StepContext.from_config(
+        cfg, device, model=model, optimizer=torch.optim.SGD(model.parameters(), lr=1e-3)
     )
     d = cfg.data
     shape = (2, int(d.in_channels), int(d.image_size), int(d.image_size))

@@ -67,7 +67,7 @@ def probe(cfg: DictConfig, steps: int = 2, jobs: int = 1) -> Probe:
     from snnexp.build import build_method, build_model
     from snnexp.engine.device import to_time_major
     from snnexp.engine.optim import build_optimizer
-    from snnexp.engine.steps import StepContext, make_loss
+    from snnexp.engine.steps import StepContext
     from snnexp.engine.threads import resolve_threads
 
     device = torch.device("cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
@@ -82,15 +82,10 @@ def probe(cfg: DictConfig, steps: int = 2, jobs: int = 1) -> Probe:
         b = min(batch, 32 if device.type == "cuda" or small else (2 if big else 8))
         x = to_time_major(torch.rand(b, *sample_shape(cfg), device=device))
         y = torch.randint(0, int(cfg.data.num_classes), (b,), device=device)
-        ctx = StepContext(
-            loss_fn=make_loss(cfg.trainer.loss, int(cfg.data.num_classes), 0.0),
-            scaler=torch.amp.GradScaler("cuda", enabled=False),
-            autocast=contextlib.nullcontext,
-            num_classes=int(cfg.data.num_classes),
-            optimizer=build_optimizer(cfg, model),
-            params=list(model.parameters()),
-            accumulate=min(int(cfg.trainer.get("accumulate", 1)), b),
+        ctx = StepContext.from_config(
+            cfg, device, model=model, optimizer=build_optimizer(cfg, model), training=True
         )
+        ctx.accumulate = min(ctx.accumulate, b)  # the probe's batch may be smaller than a step's
         model.train()
         method.train_step(model, x, y, ctx)  # warm-up: allocations, lazy inits, DSR calibration
         t = _timed(lambda: [method.train_step(model, x, y, ctx) for _ in range(steps)], device) / steps

@@ -101,16 +101,11 @@ def evaluate_split(model: nn.Module, run_cfg: DictConfig, split: str, device) ->
     """Loss, acc@1, acc@5 (percent) and the sample count of ``model`` on ``split`` of ``run_cfg.data``."""
     from snnexp.data import build_eval_loader
     from snnexp.engine.distributed import Dist
-    from snnexp.engine.steps import StepContext, make_loss
+    from snnexp.engine.steps import StepContext
     from snnexp.engine.trainer import evaluate
 
     device = torch.device(device)
-    ctx = StepContext(
-        loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
-        scaler=None,
-        autocast=lambda: torch.autocast(device.type, enabled=False),
-        num_classes=int(run_cfg.data.num_classes),
-    )
+    ctx = StepContext.from_config(run_cfg, device, amp=False)
     return evaluate(model.to(device), build_eval_loader(run_cfg, split), device, ctx, Dist())
 
 

@@ -25,14 +25,7 @@ def training_step(cfg: DictConfig, batch: int, device: torch.device | str = "cpu
     method = build_method(cfg)
     method.prepare(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    ctx = StepContext(
-        loss_fn=torch.nn.CrossEntropyLoss(),
-        scaler=torch.amp.GradScaler(device.type, enabled=False),
-        autocast=lambda: torch.autocast(device.type, enabled=False),
-        num_classes=int(cfg.data.num_classes),
-        optimizer=opt,
-        params=list(model.parameters()),
-    )
+    ctx = StepContext.from_config(cfg, device, model=model, optimizer=opt, amp=False)
     g = torch.Generator().manual_seed(1)
     shape = (batch, int(cfg.data.in_channels), int(cfg.data.image_size), int(cfg.data.image_size))
     x = torch.rand(shape, generator=g).to(device)

@@ -45,13 +45,12 @@ def _steps(cfg, overrides: list[str]) -> list[int]:
 def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict):
     """(metrics, run config, checkpoint, extra result fields) of the checkpoint evaluated with ``T``
     inference steps (the checkpoint's own T if None)."""
-    import torch
 
     from snnexp.analysis.timesteps import FirstSteps
     from snnexp.data import build_eval_loader
     from snnexp.engine import fastpath
     from snnexp.engine.distributed import Dist
-    from snnexp.engine.steps import StepContext, make_loss
+    from snnexp.engine.steps import StepContext
     from snnexp.engine.trainer import evaluate
     from snnexp.inference import load_for_inference
 
@@ -76,12 +75,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
         loaders["loader"] = build_eval_loader(run_cfg, cfg.split)  # no augmentation, no shuffling
     if run_cfg.data.get("sequence"):
         model = FirstSteps(model, int(run_cfg.T))
-    ctx = StepContext(
-        loss_fn=make_loss(run_cfg.trainer.loss, int(run_cfg.data.num_classes), 0.0),
-        scaler=None,
-        autocast=lambda: torch.autocast(device.type, enabled=False),
-        num_classes=int(run_cfg.data.num_classes),
-    )
+    ctx = StepContext.from_config(run_cfg, device, amp=False)
     try:
         m = evaluate(model, loaders["loader"], device, ctx, Dist())
     except ValueError as e:  # e.g. more steps than the input has frames

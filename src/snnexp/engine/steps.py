@@ -33,6 +33,39 @@ class StepContext:
     where: Callable[[], str] = lambda: ""  # "epoch e, step s" for error messages
     accumulate: int = 1  # micro-batches per optimizer step
 
+    @classmethod
+    def from_config(
+        cls,
+        cfg: Any,
+        device: torch.device,
+        *,
+        model: nn.Module | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        training: bool = False,
+        amp: bool = True,
+        where: Callable[[], str] = lambda: "",
+    ) -> StepContext:
+        """The context ``cfg`` implies on ``device``, for training, evaluation, analysis and the
+        scripts alike: its loss (label smoothing and clipping in training only), autocast in the
+        dtype the neurons see (fastpath.amp_dtype: trainer.amp applies on CUDA; ``amp=False``
+        evaluates in fp32), the grad scaler fp16 needs, ``trainer.accumulate`` micro-batches."""
+        from snnexp.engine.fastpath import amp_dtype
+
+        dtype = amp_dtype(cfg, device.type) if amp else torch.float32
+        on = dtype != torch.float32
+        t, classes = cfg.trainer, int(cfg.data.num_classes)
+        return cls(
+            loss_fn=make_loss(t.loss, classes, float(t.label_smoothing) if training else 0.0),
+            scaler=torch.amp.GradScaler("cuda", enabled=on and dtype == torch.float16),
+            autocast=lambda: torch.autocast(device.type, dtype=dtype, enabled=on),
+            num_classes=classes,
+            optimizer=optimizer,
+            params=list(model.parameters()) if model is not None else None,
+            clip_grad=t.clip_grad if training else None,
+            where=where,
+            accumulate=int(t.get("accumulate", 1)) if training else 1,
+        )
+
     def micro_batches(
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:

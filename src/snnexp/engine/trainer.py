@@ -50,7 +50,7 @@ from snnexp.engine.optim import build_optimizer
 from snnexp.engine.progress import train_progress
 from snnexp.engine.rundir import RunLock
 from snnexp.engine.schedule import build_scheduler
-from snnexp.engine.steps import StepContext, make_loss
+from snnexp.engine.steps import StepContext
 from snnexp.engine.threads import resolve_threads
 from snnexp.errors import ConfigError, RunInterrupted, TrainingDiverged
 from snnexp.runfiles import read_metrics
@@ -170,22 +170,16 @@ class Run(RunState):
         self.net = fastpath.prepare(cfg, self.net, self.model, self.device, show=self.dist.is_main)
         self.opt = build_optimizer(cfg, self.model)
         self.sched = build_scheduler(cfg, self.opt, self.steps_per_epoch)
-        amp = bool(cfg.trainer.amp) and self.device.type == "cuda"
-        dtype = torch.bfloat16 if cfg.trainer.amp_dtype == "bf16" else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
-        self.ctx = StepContext(
-            loss_fn=make_loss(
-                cfg.trainer.loss, int(cfg.data.num_classes), float(cfg.trainer.label_smoothing)
-            ),
-            scaler=self.scaler,
-            autocast=lambda: torch.autocast(self.device.type, dtype=dtype, enabled=amp),
-            num_classes=int(cfg.data.num_classes),
+        self._accumulate()  # enough samples per rank for trainer.accumulate micro-batches
+        self.ctx = StepContext.from_config(
+            cfg,
+            self.device,
+            model=self.model,
             optimizer=self.opt,
-            params=list(self.model.parameters()),
-            clip_grad=cfg.trainer.clip_grad,
+            training=True,
             where=lambda: f"epoch {self.epoch + 1}, step {self.step}",
-            accumulate=self._accumulate(),
         )
+        self.scaler = self.ctx.scaler
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.signals = preempt.StopSignals(
             self.request_stop, self.dist.is_main
