@@ -94,10 +94,8 @@ class _DSRFunction(torch.autograd.Function):
         else:
             v, outs = v0, []
             for t in range(x_seq.shape[0]):
-                u = decay * v + gain * x_seq[t]
-                s = (u >= alpha * v_th).to(x_seq.dtype)
-                v = u - v_th * s
-                outs.append(v_th * s * out_scale)
+                o, v = dsr_step(x_seq[t], v, v_th, decay=decay, gain=gain, alpha=alpha, out_scale=out_scale)
+                outs.append(o)
             out = torch.stack(outs)
         ctx.save_for_backward(x_seq, v_th)
         ctx.decay, ctx.out_scale, ctx.k, ctx.grad_scale = decay, out_scale, k, grad_scale
@@ -165,13 +163,19 @@ def _time_weights(T: int, decay: float, like: torch.Tensor) -> torch.Tensor:
     return w.view(T, *([1] * (like.dim() - 1)))
 
 
-def dsr_core(x, v, i_sum, r_sum, v_th, *, decay: float, gain: float, alpha: float, out_scale: float):
-    """One simulated step (Eq. 3a-3c, 20) and the record pass's Horner sums of the input and the
-    output, as _DSRFunction.forward and DSRNode._record compute them: a FlexSN core."""
+def dsr_step(x, v, v_th, *, decay: float, gain: float, alpha: float, out_scale: float):
+    """One simulated step, charge / fire / reset (Eq. 3a-3c, 20): (weighted spike, potential).
+    The one home of the update: _DSRFunction's loop and the FlexSN core run it; DSRNode._record
+    runs the same operations in place (for memory) and is checked against it bit for bit."""
     u = decay * v + gain * x
     s = (u >= alpha * v_th).to(u)
-    out = v_th * s * out_scale
-    return out, u - v_th * s, i_sum * decay + x, r_sum * decay + out
+    return v_th * s * out_scale, u - v_th * s
+
+
+def dsr_core(x, v, i_sum, r_sum, v_th, *, decay: float, gain: float, alpha: float, out_scale: float):
+    """:func:`dsr_step` and the record pass's Horner sums of the input and the output: a FlexSN core."""
+    out, v = dsr_step(x, v, v_th, decay=decay, gain=gain, alpha=alpha, out_scale=out_scale)
+    return out, v, i_sum * decay + x, r_sum * decay + out
 
 
 def dsr_surrogate_core(x, v, v_th, *, decay, gain, alpha, out_scale, spike_fn, detach_reset: bool):
@@ -310,11 +314,15 @@ class DSRNode(FlexScan, base.MemoryModule):
             (out,), (v,) = ran
         else:
             outs = []
+            step = functools.partial(
+                dsr_surrogate_core,
+                spike_fn=self.surrogate_function,
+                detach_reset=bool(self.detach_reset),
+                **self._constants(),
+            )
             for t in range(x_seq.shape[0]):
-                u = self.decay * v + self.gain * x_seq[t]
-                s = self.surrogate_function(u - self.alpha * v_th)
-                outs.append(v_th * s * self.out_scale)
-                v = u - v_th * (s.detach() if self.detach_reset else s)
+                o, v = step(x_seq[t], v, v_th)
+                outs.append(o)
             out = torch.stack(outs)
         self.v = v
         if self.dsr_phase == "record":
