@@ -379,7 +379,8 @@ def check(
     (Hydra's line naming the failed job, then ours; the good jobs' directories stay)."""
     work = Path(tempfile.mkdtemp(dir=root))  # each case in an empty directory: nothing may appear there
     p = snnexp(_substitute(args, {**subs, "@WORK@": str(work)}), work, full_error=kind == "full")
-    lines = p.stderr.strip().splitlines()
+    # a sweep's progress lines ("snnexp: sweep run k/n ...") are not part of the error
+    lines = [ln for ln in p.stderr.strip().splitlines() if not ln.startswith("snnexp: sweep run ")]
     problems = []
     if p.returncode != 2:
         problems.append(f"exit {p.returncode}")
