@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -25,11 +27,20 @@ def test_registry_names_equal_the_config_tree_options(group):
     assert set(R.GROUPS[group].names()) == declared(group)
 
 
-def test_every_registered_model_lists_its_paper_or_help():
+def test_every_option_is_described_once_by_its_yaml_and_every_readout_by_its_docstring():
+    """One home per description: the YAML's first comment line (``snnexp list`` prints it); readouts
+    are values of ``model.readout``, not options, and say what they are in their docstring."""
+    from snnexp.commands.list import describe
+
     R.load_builtin()
-    for reg in R.GROUPS.values():
-        for entry in reg:
-            assert entry.help, (reg.kind, entry.name)
+    for group in R.GROUPS:
+        for opt in group_options(group):
+            text = describe(conf_dir() / group / f"{opt}.yaml")
+            assert text, f"{group}/{opt}.yaml has no first comment line"
+    for entry in R.READOUTS:
+        assert (entry.fn.__doc__ or "").strip(), f"readout {entry.name!r} has no docstring"
+    fields = {f.name for f in dataclasses.fields(R.Entry)}
+    assert "help" not in fields, f"a registry entry must not describe its option a second time: {fields}"
 
 
 @pytest.mark.parametrize(

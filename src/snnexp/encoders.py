@@ -26,7 +26,7 @@ class Direct(nn.Module):
         return x
 
 
-@ENCODERS.register("direct", help="analog image fed at every time step (first conv sees it)")
+@ENCODERS.register("direct")
 def direct(T: int):
     return Direct(T=T)
 
@@ -57,9 +57,7 @@ class Poisson(nn.Module):
         return f"T={self.T}, signed={self.signed}, rate_scale={self.rate_scale}"
 
 
-@ENCODERS.register(
-    "poisson", paper="KEYS", help="Poisson spikes: T Bernoulli draws, p = |x|/2, signed (KEYS Table 4)"
-)
+@ENCODERS.register("poisson", paper="KEYS")
 def poisson(*, T: int, signed: bool, rate_scale: float):
     if rate_scale <= 0:
         raise ValueError(f"encoder poisson: rate_scale must be > 0, got {rate_scale}")
@@ -81,6 +79,6 @@ class Frames(nn.Module):
         return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 
 
-@ENCODERS.register("frames", help="event-frame sequences [T, B, C, H, W] passed through (DVS data)")
+@ENCODERS.register("frames")
 def frames(T: int):
     return Frames(T=T)

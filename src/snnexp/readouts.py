@@ -29,8 +29,9 @@ class MeanOverTime(nn.Module):
         return self.fc(x.flatten(2)).mean(0)
 
 
-@READOUTS.register("mean", paper="SEW", help="fc at every step, logits averaged over T")
+@READOUTS.register("mean", paper="SEW")
 def mean(parts, in_features: int, num_classes: int, bias: bool = True):
+    """fc at every step, logits averaged over T (SEW)."""
     return MeanOverTime(in_features, num_classes, bias=bias)
 
 
@@ -62,18 +63,16 @@ class Integrate(nn.Module):
         return u / current.shape[0]
 
 
-@READOUTS.register(
-    "integrate", paper="KEYS", help="non-spiking, non-leaky integrator after fc: output = u_T / T (KEYS)"
-)
+@READOUTS.register("integrate", paper="KEYS")
 def integrate(parts, in_features: int, num_classes: int, bias: bool = False):
+    """Non-spiking, non-leaky integrator after the fc: output = u_T / T (KEYS Sec. 3.2.3)."""
     # bias=False: the KEYS authors' fc has no bias (their parameter counts, Tables 6-7, need it)
     return Integrate(in_features, num_classes, bias=bias)
 
 
-@READOUTS.register(
-    "voting", paper="KEYS", help="boosting: fc to 10*K, average pool of 10, then integrate (KEYS 3.2.3)"
-)
+@READOUTS.register("voting", paper="KEYS")
 def voting(parts, in_features: int, num_classes: int, votes: int = 10, bias: bool = False):
+    """Boosting: fc to classes x votes, average pool of ``votes``, then integrate (KEYS Sec. 3.2.3)."""
     # spikingjelly's VotingLayer: avg_pool1d(kernel=votes, stride=votes) on the last dim
     return Integrate(
         in_features, votes * num_classes, bias=bias, vote=layer.VotingLayer(votes, step_mode="m")
@@ -102,10 +101,9 @@ class SpikeRate(nn.Module):
         return out.mean(0) * float(getattr(self.neuron, "v_threshold", 1.0))
 
 
-@READOUTS.register(
-    "rate", paper="DSR", help="fc -> norm -> spiking layer; output its spike representation r(s) (DSR)"
-)
+@READOUTS.register("rate", paper="DSR")
 def rate(parts, in_features: int, num_classes: int, bias: bool = True, norm: bool = True):
+    """fc -> norm -> spiking layer; the output is its spike representation r(s) (DSR)."""
     fc = layer.Linear(in_features, num_classes, bias=bias, step_mode="m")
     nrm = parts.norm(num_classes, dims=1) if norm else nn.Identity()
     return SpikeRate(fc, nrm, parts.neuron())

@@ -2,13 +2,15 @@
 
     MODELS = Registry("model")
 
-    @MODELS.register("sew_resnet18", paper="SEW", help="SEW ResNet-18 (ImageNet)")
+    @MODELS.register("sew_resnet18", paper="SEW")
     def sew_resnet18(parts, **kw): ...
 
 ``Registry.get`` on an unknown name raises a :class:`~snnexp.errors.ConfigError` that lists the
 close matches. The registries themselves import nothing heavy; the modules that register into them
 import torch, so ``snnexp list`` reads names from the config tree instead (see ``commands/list``),
-and a test checks that every registry's names equal its config group's options.
+and a test checks that every registry's names equal its config group's options. An option is
+described once, by the first comment line of its YAML (what ``snnexp list`` prints); an entry holds
+the builder and the paper it comes from.
 
 Every module of the packages in :data:`BUILTIN` is imported by :func:`load_builtin` (and data sets
 by :func:`discover` of ``snnexp.data``): a new file that registers something is found without a
@@ -33,7 +35,6 @@ from snnexp.errors import ConfigError, choices_hint
 class Entry:
     name: str
     fn: Callable[..., Any]
-    help: str
     paper: str
 
 
@@ -42,18 +43,17 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str | None = None, *, help: str = "", paper: str = ""):
+    def register(self, name: str | None = None, *, paper: str = ""):
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = name or fn.__name__
             if key in self._entries:
                 raise KeyError(f"{self.kind} {key!r} is registered twice")
-            text = help or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
-            self._entries[key] = Entry(key, fn, text, paper)
+            self._entries[key] = Entry(key, fn, paper)
             return fn
 
         return deco
 
-    def variant(self, name: str, builder: Callable[..., Any], /, *, help: str, paper: str = "", **bound: Any):
+    def variant(self, name: str, builder: Callable[..., Any], /, *, paper: str = "", **bound: Any):
         """Register ``name`` as ``builder`` with the keyword arguments ``bound`` fixed (timm's
         named variants over one configurable builder): ``MODELS.variant("sew_resnet18",
         sew_resnet, depth=18, ...)``. The config schema is the builder's signature without them,
@@ -74,7 +74,7 @@ class Registry:
         build.__annotations__ = {k: v for k, v in hints.items() if k not in bound}
         build.__name__ = build.__qualname__ = name
         build.__module__, build.__doc__ = builder.__module__, builder.__doc__
-        return self.register(name, help=help, paper=paper)(build)
+        return self.register(name, paper=paper)(build)
 
     def get(self, name: str) -> Callable[..., Any]:
         try:

@@ -35,7 +35,7 @@ def _positive(surrogate: str, **values: float) -> None:
 
 
 # ------------------------------------------------------------------------------------- ArcTan
-@SURROGATES.register("atan", paper="SEW", help="ArcTan: a / (2 (1 + (pi/2 a x)^2)), a=2 (SEW)")
+@SURROGATES.register("atan", paper="SEW")
 def atan(*, alpha: float, spiking: bool = True):
     # spikingjelly's ATan is exactly SEW A.1: sigma'(x) = alpha / (2 (1 + (pi/2 alpha x)^2)).
     _positive("atan", alpha=alpha)
@@ -43,7 +43,7 @@ def atan(*, alpha: float, spiking: bool = True):
 
 
 # ------------------------------------------------------------------------------------- Sigmoid
-@SURROGATES.register("sigmoid", help="Sigmoid: a sg(a x) (1 - sg(a x)), a=4 (spikingjelly default)")
+@SURROGATES.register("sigmoid")
 def sigmoid(*, alpha: float, spiking: bool = True):
     # spikingjelly's Sigmoid: sigma'(x) = alpha * sigmoid(alpha x) * (1 - sigmoid(alpha x)).
     _positive("sigmoid", alpha=alpha)
@@ -51,9 +51,7 @@ def sigmoid(*, alpha: float, spiking: bool = True):
 
 
 # ------------------------------------------------------------------------------------- Rectangular
-@SURROGATES.register(
-    "rect", paper="TDBN", help="Rectangular: (1/a) 1[|x| < a/2], a=1 (TDBN Eq. 16, SEW Table S3)"
-)
+@SURROGATES.register("rect", paper="TDBN")
 def rect(*, a: float, spiking: bool = True):
     """TDBN Eq. 16: do/du = (1/a) sign(|u - V_th| < a/2). spikingjelly's Rect(alpha) is
     alpha * 1[|x| < 0.5/alpha], the same window with alpha = 1/a: ``a`` sets width and height."""
@@ -101,9 +99,7 @@ class Triangle(sj_surrogate.SurrogateFunctionBase):
         return 0.5 + alpha * (xc - xc * xc.abs() / (2.0 * width))
 
 
-@SURROGATES.register(
-    "triangle", paper="KEYS", help="Triangle: a max(0, 1 - |u/U_th - 1|), a=0.3, width U_th (KEYS Eq. 24)"
-)
+@SURROGATES.register("triangle", paper="KEYS")
 def triangle(*, alpha: float, width: float, spiking: bool = True):
     """spikingjelly's PiecewiseQuadratic where it is this triangle bit for bit (its fused CUDA
     kernels know it), else the Triangle class (a compiled loop is then the fast path)."""
@@ -147,7 +143,7 @@ class Constant(sj_surrogate.SurrogateFunctionBase):
         return x + 0.5
 
 
-@SURROGATES.register("constant", paper="SEW", help="Constant 1: sigma'(x) = 1 (SEW Table S3)")
+@SURROGATES.register("constant", paper="SEW")
 def constant(*, spiking: bool = True):
     """The derivative is 1 everywhere: no shape constant."""
     return Constant(spiking=spiking)

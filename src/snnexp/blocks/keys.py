@@ -142,24 +142,6 @@ def keys_block(
     )
 
 
-BLOCKS.variant(
-    "keys_s2m",
-    keys_block,
-    kind="s2m",
-    paper="KEYS",
-    help="KEYS S2M: o_l = g(W o_{l-1} + lambda u + W' o_{l-n}), W' = U_th fixed (Eq. 7)",
-)
-BLOCKS.variant(
-    "keys_s2s",
-    keys_block,
-    kind="s2s",
-    paper="KEYS",
-    help="KEYS S2S: o_l = g(W o_{l-1} + lambda u) + o_{l-n}, non-binary (Eq. 10)",
-)
-BLOCKS.variant(
-    "keys_v2v",
-    keys_block,
-    kind="v2v",
-    paper="KEYS",
-    help="KEYS V2V: input current of layer l-n carried into layer l (Eq. 15-16)",
-)
+BLOCKS.variant("keys_s2m", keys_block, kind="s2m", paper="KEYS")
+BLOCKS.variant("keys_s2s", keys_block, kind="s2s", paper="KEYS")
+BLOCKS.variant("keys_v2v", keys_block, kind="v2v", paper="KEYS")

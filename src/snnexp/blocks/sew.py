@@ -146,43 +146,8 @@ class ResidualBlock(nn.Module):
 
 
 # the five block types of SEW Table 1 / Fig. 3: one ResidualBlock, kind and g bound
-BLOCKS.variant(
-    "sew_add",
-    ResidualBlock,
-    kind="sew",
-    connect="add",
-    paper="SEW",
-    help="SEW block, g = ADD: O = SN(F(S)) + S",
-)
-BLOCKS.variant(
-    "sew_and",
-    ResidualBlock,
-    kind="sew",
-    connect="and",
-    paper="SEW",
-    help="SEW block, g = AND: O = SN(F(S)) * S",
-)
-BLOCKS.variant(
-    "sew_iand",
-    ResidualBlock,
-    kind="sew",
-    connect="iand",
-    paper="SEW",
-    help="SEW block, g = IAND: O = (1 - SN(F(S))) * S",
-)
-BLOCKS.variant(
-    "spiking",
-    ResidualBlock,
-    kind="spiking",
-    connect=None,
-    paper="SEW",
-    help="Spiking ResNet block: O = SN(F(S) + S)",
-)
-BLOCKS.variant(
-    "plain",
-    ResidualBlock,
-    kind="plain",
-    connect=None,
-    paper="SEW",
-    help="plain block, no shortcut: O = SN(F(S))",
-)
+BLOCKS.variant("sew_add", ResidualBlock, kind="sew", connect="add", paper="SEW")
+BLOCKS.variant("sew_and", ResidualBlock, kind="sew", connect="and", paper="SEW")
+BLOCKS.variant("sew_iand", ResidualBlock, kind="sew", connect="iand", paper="SEW")
+BLOCKS.variant("spiking", ResidualBlock, kind="spiking", connect=None, paper="SEW")
+BLOCKS.variant("plain", ResidualBlock, kind="plain", connect=None, paper="SEW")

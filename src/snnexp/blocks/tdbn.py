@@ -75,7 +75,7 @@ class TDBNBlock(nn.Module):
         return f"tdbn, form={self.form}"
 
 
-@BLOCKS.register("tdbn", paper="TDBN", help="TDBN Fig. 5b: O = LIF(F(S) + tdBN_1/sqrt2([conv] S))")
+@BLOCKS.register("tdbn", paper="TDBN")
 def tdbn(
     parts,
     in_channels: int,

@@ -27,7 +27,7 @@ CIFAR_MEAN_STD["keys_cifar10"] = CIFAR_MEAN_STD["dsr_cifar10"]
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
-@DATASETS.register("digits", help="scikit-learn digits, 8x8 grey, 10 classes (real, offline)")
+@DATASETS.register("digits")
 def digits(cfg: DictConfig, split: str) -> Dataset:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -58,7 +58,7 @@ class SyntheticImages(Dataset):
         return self.x[i], self.y[i]
 
 
-@DATASETS.register("synthetic", help="random learnable tensors of any shape (tests, benchmarks)")
+@DATASETS.register("synthetic")
 def synthetic(cfg: DictConfig, split: str) -> Dataset:
     d = cfg.data
     shape = (int(d.in_channels), int(d.image_size), int(d.image_size))
@@ -149,14 +149,14 @@ def _cifar(cfg: DictConfig, split: str, cls, folder: str) -> Dataset:
     return CifarBatches([root / folder / n for n, _ in files], label_key, T.Compose(tf))
 
 
-@DATASETS.register("cifar10", help="CIFAR-10 from torchvision's python batches (user-provided)")
+@DATASETS.register("cifar10")
 def cifar10(cfg: DictConfig, split: str) -> Dataset:
     from torchvision.datasets import CIFAR10
 
     return _cifar(cfg, split, CIFAR10, "cifar-10-batches-py")
 
 
-@DATASETS.register("cifar100", help="CIFAR-100 from torchvision's python batches (user-provided)")
+@DATASETS.register("cifar100")
 def cifar100(cfg: DictConfig, split: str) -> Dataset:
     from torchvision.datasets import CIFAR100
 
@@ -175,7 +175,7 @@ def load_rgb(path: str):
         raise DataError(f"cannot read image {path}: {str(e).splitlines()[0][:120]}") from None
 
 
-@DATASETS.register("imagenet", help="ImageNet-1k ImageFolder train/ and val/ (user-provided)")
+@DATASETS.register("imagenet")
 def imagenet(cfg: DictConfig, split: str) -> Dataset:
     import torchvision.transforms as T
     from torchvision.datasets import ImageFolder

@@ -45,17 +45,17 @@ def param_groups(model: nn.Module, o: DictConfig) -> list[dict]:
     ]
 
 
-@OPTIMIZERS.register("sgd", help="SGD with momentum (SEW, KEYS, TDBN, DSR)")
+@OPTIMIZERS.register("sgd")
 def sgd(groups: list[dict], o: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
 
 
-@OPTIMIZERS.register("adam", help="Adam (DSR ImageNet fine-tuning)")
+@OPTIMIZERS.register("adam")
 def adam(groups: list[dict], o: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, lr=o.lr, betas=tuple(o.betas))
 
 
-@OPTIMIZERS.register("adamw", help="AdamW (decoupled weight decay)")
+@OPTIMIZERS.register("adamw")
 def adamw(groups: list[dict], o: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
 

@@ -21,7 +21,7 @@ from snnexp.registry import SCHEDULES
 Shape = Callable[[float], float]
 
 
-@SCHEDULES.register("cosine", help="cosine annealing over t_max epochs (default: the run) to eta_min")
+@SCHEDULES.register("cosine")
 def cosine(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     t_max, eta_min = float(s.t_max or epochs), float(s.eta_min)
 
@@ -32,13 +32,13 @@ def cosine(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     return f
 
 
-@SCHEDULES.register("step", help="x gamma every step_size epochs")
+@SCHEDULES.register("step")
 def step(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     gamma, size = float(s.gamma), int(s.step_size)
     return lambda e: gamma ** math.floor(e / size)
 
 
-@SCHEDULES.register("multistep", help="x gamma at each milestone (fractions of the run, or epochs)")
+@SCHEDULES.register("multistep")
 def multistep(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     gamma = float(s.gamma)
     # "after": the lr drops once epoch m has run, so epoch m + 1 is the first at the lower lr
@@ -47,7 +47,7 @@ def multistep(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     return lambda e: gamma ** sum(e >= m for m in milestones)
 
 
-@SCHEDULES.register("constant", help="the base lr throughout (warm-up still applies)")
+@SCHEDULES.register("constant")
 def constant(s: DictConfig, epochs: int, base_lr: float) -> Shape:
     return lambda e: 1.0
 

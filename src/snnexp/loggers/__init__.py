@@ -177,17 +177,17 @@ def _sweep_group(run_dir: Path) -> str | None:
     return run_dir.parent.name if (run_dir.parent / "multirun.yaml").is_file() else None
 
 
-@LOGGERS.register("wandb", help="Weights & Biases, offline in the run directory by default")
+@LOGGERS.register("wandb")
 def wandb_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> WandbLogger:
     return WandbLogger(cfg, run_dir, OmegaConf.to_container(cfg, resolve=True))
 
 
-@LOGGERS.register("csv", help="metrics_steps.csv in the run directory")
+@LOGGERS.register("csv")
 def csv_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> CsvLogger:
     return CsvLogger(run_dir, start_step)
 
 
-@LOGGERS.register("none", help="nothing beyond the run files")
+@LOGGERS.register("none")
 def no_logger(cfg: DictConfig, run_dir: Path, start_step: int = 0) -> NoLogger:
     return NoLogger()
 

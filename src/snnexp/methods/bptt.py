@@ -7,7 +7,7 @@ from snnexp.methods.base import Method
 from snnexp.registry import METHODS
 
 
-@METHODS.register("bptt", paper="SEW", help="backpropagation through time with surrogate gradients")
+@METHODS.register("bptt", paper="SEW")
 class BPTT(Method):
     name = "bptt"
 

@@ -116,7 +116,7 @@ def _set_rng_state(state, device: torch.device) -> None:
         torch.cuda.set_rng_state(state[1], device)
 
 
-@METHODS.register("dsr", paper="DSR", help="differentiation on spike representation (flat memory in T)")
+@METHODS.register("dsr", paper="DSR")
 class DSR(Method):
     name = "dsr"
 

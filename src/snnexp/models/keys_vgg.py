@@ -69,10 +69,4 @@ def spiking_vgg(
 
 
 for _name, _plan in VGG_LAYOUT.items():
-    MODELS.variant(
-        _name,
-        spiking_vgg,
-        plan=_plan,
-        paper="KEYS",
-        help="spiking VGG-11 of BNTT/KEYS Fig. 3a: 8 convs, fc 4096, readout",
-    )
+    MODELS.variant(_name, spiking_vgg, plan=_plan, paper="KEYS")

@@ -135,11 +135,5 @@ def init_weights(net: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-for _depth, (_widths, _counts) in PREACT_LAYOUT.items():
-    MODELS.variant(
-        f"preact_resnet{_depth}",
-        preact_resnet,
-        depth=_depth,
-        paper="DSR",
-        help=f"pre-activation ResNet-{_depth}, widths {list(_widths)}, blocks {list(_counts)} (DSR)",
-    )
+for _depth in PREACT_LAYOUT:
+    MODELS.variant(f"preact_resnet{_depth}", preact_resnet, depth=_depth, paper="DSR")

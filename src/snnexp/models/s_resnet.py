@@ -138,11 +138,5 @@ def s_resnet(
     return net
 
 
-for _depth, _n in RESNET_LAYOUT.items():
-    MODELS.variant(
-        f"s_resnet{_depth}",
-        s_resnet,
-        depth=_depth,
-        paper="KEYS",
-        help=f"S-ResNet{_depth} (CIFAR ResNet 6n+2, n={_n}), residual type from block=keys_*",
-    )
+for _depth in RESNET_LAYOUT:
+    MODELS.variant(f"s_resnet{_depth}", s_resnet, depth=_depth, paper="KEYS")

@@ -14,7 +14,7 @@ from snnexp.registry import MODELS
 
 # no paper tag: the project's demo network, not one of SEW's (config/paper_recipe.py compares a paper's
 # networks with that paper's recipe)
-@MODELS.register("sew_mini", help="small SEW-style residual CNN (demo, digits/CIFAR)")
+@MODELS.register("sew_mini")
 def sew_mini(
     parts,
     *,

@@ -94,11 +94,5 @@ def sew_resnet(
     return net
 
 
-for _depth, (_form, _counts) in RESNET_LAYOUT.items():
-    MODELS.variant(
-        f"sew_resnet{_depth}",
-        sew_resnet,
-        depth=_depth,
-        paper="SEW",
-        help=f"ImageNet ResNet-{_depth} ({_form} blocks {list(_counts)}), block type from block=",
-    )
+for _depth in RESNET_LAYOUT:
+    MODELS.variant(f"sew_resnet{_depth}", sew_resnet, depth=_depth, paper="SEW")

@@ -18,22 +18,14 @@ from __future__ import annotations
 from snnexp.models.stacks import block_stack
 from snnexp.registry import MODELS
 
-# name -> (help, stages)
-SMALL_NET_LAYOUT: dict[str, tuple[str, list[tuple[int, int]]]] = {
-    "sew_7bnet": (  # SEW Table 5, DVS Gesture, 0.13M
-        "7B-Net (DVS Gesture): c32-{Block(c32)-MPk2s2}*7-FC11, 0.13M",
-        [(32, 1)] * 7,
-    ),
-    "sew_wide7bnet": (  # SEW Table 6, CIFAR10-DVS, 1.19M
-        "Wide-7B-Net (CIFAR10-DVS): c64-{Block(c64)-MP}*4-c128-{Block(c128)-MP}*3-FC10, 1.19M",
-        [(64, 1)] * 4 + [(128, 1)] * 3,
-    ),
-    "sew_cifar_light": (  # SEW Table S3, CIFAR-10
-        "Table S3 net (CIFAR-10): c32k3s1-BN-SN-{{Block(c32)}*2-MPk2s2}*5-FC10",
-        [(32, 2)] * 5,
-    ),
+# name -> stages (channels, blocks), in the papers' notation
+SMALL_NET_LAYOUT: dict[str, list[tuple[int, int]]] = {
+    "sew_7bnet": [(32, 1)] * 7,  # Table 5, DVS Gesture: c32-{Block(c32)-MPk2s2}*7-FC11, 0.13M
+    # Table 6, CIFAR10-DVS: c64-{Block(c64)-MP}*4-c128-{Block(c128)-MP}*3-FC10, 1.19M
+    "sew_wide7bnet": [(64, 1)] * 4 + [(128, 1)] * 3,
+    "sew_cifar_light": [(32, 2)] * 5,  # Table S3, CIFAR-10: c32k3s1-BN-SN-{{Block(c32)}*2-MPk2s2}*5-FC10
 }
 
 
-for _name, (_help, _stages) in SMALL_NET_LAYOUT.items():
-    MODELS.variant(_name, block_stack, stages=_stages, name=_name, paper="SEW", help=_help)
+for _name, _stages in SMALL_NET_LAYOUT.items():
+    MODELS.variant(_name, block_stack, stages=_stages, name=_name, paper="SEW")

@@ -116,11 +116,5 @@ def tdbn_resnet(
     return net
 
 
-for _depth, (_, _form, _stages) in TDBN_LAYOUT.items():
-    MODELS.variant(
-        f"tdbn_resnet{_depth}",
-        tdbn_resnet,
-        depth=_depth,
-        paper="TDBN",
-        help=f"TDBN ResNet-{_depth} (supplement Table 4; {_form} blocks {[n for _, n, _ in _stages]})",
-    )
+for _depth in TDBN_LAYOUT:
+    MODELS.variant(f"tdbn_resnet{_depth}", tdbn_resnet, depth=_depth, paper="TDBN")

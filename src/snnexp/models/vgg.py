@@ -58,7 +58,7 @@ def vgg(
     return net
 
 
-@MODELS.register("vgg11", paper="DSR", help="VGG-11 (conv-BN-N-Dropout, avg pools), DVS-CIFAR10 (DSR)")
+@MODELS.register("vgg11", paper="DSR")
 def vgg11(
     parts,
     *,

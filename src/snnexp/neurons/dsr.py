@@ -415,9 +415,7 @@ class DSRNode(FlexScan, base.MemoryModule):
         )
 
 
-@NEURONS.register(
-    "dsr_if", paper="DSR", help="IF, subtraction reset, fire at 0.5 V_th, trainable V_th (init 6) (DSR)"
-)
+@NEURONS.register("dsr_if", paper="DSR")
 def dsr_if(
     surrogate,
     *,
@@ -441,9 +439,7 @@ def dsr_if(
     )
 
 
-@NEURONS.register(
-    "dsr_lif", paper="DSR", help="LIF lambda=exp(-dt/tau), subtraction reset, fire at alpha V_th (DSR)"
-)
+@NEURONS.register("dsr_lif", paper="DSR")
 def dsr_lif(
     surrogate,
     *,

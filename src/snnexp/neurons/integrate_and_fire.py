@@ -29,7 +29,7 @@ class IFNode(Fp32State, FlexScan, sj_neuron.IFNode):
         ), ()
 
 
-@NEURONS.register("if", paper="SEW", help="IF: V_th=1, hard reset to 0, reset detached (SEW ImageNet)")
+@NEURONS.register("if", paper="SEW")
 def if_node(surrogate, *, v_threshold: float, v_reset: float | None, detach_reset: bool):
     # spikingjelly's IFNode fires at H >= V_th (heaviside(H - V_th) with heaviside(0) = 1) and
     # v_reset=None switches to soft reset; both as the papers define them.

@@ -131,9 +131,7 @@ def share_parameter(node, name: str, store: dict[str, Any] | None, key: str):
     return node
 
 
-@NEURONS.register(
-    "lif", paper="SEW", help="LIF (SEW Eq. 5): tau=2, decay_input, fire at H >= V_th, hard reset to 0"
-)
+@NEURONS.register("lif", paper="SEW")
 def lif(
     surrogate, *, tau: float, decay_input: bool, v_threshold: float, v_reset: float | None, detach_reset: bool
 ):
@@ -151,9 +149,7 @@ def lif(
     )
 
 
-@NEURONS.register(
-    "plif", paper="SEW", help="PLIF: learnable tau (init 2), hard reset; shared=true: one tau per model"
-)
+@NEURONS.register("plif", paper="SEW")
 def plif(
     surrogate,
     *,
@@ -182,9 +178,7 @@ def plif(
     return node
 
 
-@NEURONS.register(
-    "keys_lif", paper="KEYS", help="LIF u = lambda u + I, lambda=0.874 (or learned), fire u >= 1, soft reset"
-)
+@NEURONS.register("keys_lif", paper="KEYS")
 def keys_lif(
     surrogate,
     *,

@@ -74,11 +74,7 @@ class TDBNLIFNode(Fp32State, FlexScan, SimpleBaseNode):  # fp32 membrane state u
         )
 
 
-@NEURONS.register(
-    "tdbn_lif",
-    paper="TDBN",
-    help="LIF u = 0.25 u (1 - o) + x, fire u > V_th (strict), hard reset (TDBN Eq. 2-3)",
-)
+@NEURONS.register("tdbn_lif", paper="TDBN")
 def tdbn_lif(surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
     if not 0.0 <= float(tau_decay) < 1.0:
         raise ConfigError(f"neuron tdbn_lif: tau_decay must be in [0, 1), got {tau_decay}")

@@ -9,7 +9,7 @@ from snnexp.registry import NORMS
 _BN = {1: layer.BatchNorm1d, 2: layer.BatchNorm2d, 3: layer.BatchNorm3d}
 
 
-@NORMS.register("bn", paper="SEW", help="BatchNorm over T*B*H*W (statistics shared by all steps)")
+@NORMS.register("bn", paper="SEW")
 def bn(channels: int, *, residual: bool, v_threshold: float, T: int, dims: int, eps: float, momentum: float):
     del residual, v_threshold, T  # plain BN has no threshold-dependent scale
     return _BN[dims](channels, eps=eps, momentum=momentum, step_mode="m")

@@ -50,9 +50,7 @@ class BNTT(nn.Module):
         return f"{self.num_features}, T={self.T}"
 
 
-@NORMS.register(
-    "bntt", paper="KEYS", help="BNTT: one BN per time step, weight only, no bias (KEYS, Kim & Panda)"
-)
+@NORMS.register("bntt", paper="KEYS")
 def bntt(
     channels: int,
     *,

@@ -7,7 +7,7 @@ from torch import nn
 from snnexp.registry import NORMS
 
 
-@NORMS.register("none", help="no normalisation (identity)")
+@NORMS.register("none")
 def none(channels: int, *, residual: bool, v_threshold: float, T: int, dims: int):
     del channels, residual, v_threshold, T, dims
     return nn.Identity()

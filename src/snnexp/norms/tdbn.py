@@ -110,9 +110,7 @@ class ThresholdDependentBN(nn.modules.batchnorm._BatchNorm):
         return f"{self.num_features}, alpha={self.alpha}, v_threshold={self.v_threshold}, eps={self.eps}"
 
 
-@NORMS.register(
-    "tdbn", paper="TDBN", help="tdBN: per channel over (T,N,H,W) to N(0, (alpha V_th)^2), alpha=1 / 1/sqrt2"
-)
+@NORMS.register("tdbn", paper="TDBN")
 def tdbn(
     channels: int,
     *,

@@ -180,9 +180,7 @@ def split_by_class(
     return out
 
 
-@DATASETS.register(
-    "cifar10_dvs", help="CIFAR10-DVS, AEDAT -> T frames [T,2,128,128], 90/10 split (user-provided)"
-)
+@DATASETS.register("cifar10_dvs")
 def cifar10_dvs(cfg: DictConfig, split: str) -> Dataset:
     from spikingjelly.datasets import CIFAR10DVS
 

@@ -107,7 +107,7 @@ def _prepare_gesture(s: Settings) -> None:
     convert_raw(s, src, lambda raw: DVS128Gesture.create_raw_from_extracted(extracted, raw), before, undo)
 
 
-@DATASETS.register("dvs_gesture", help="DVS128 Gesture, AEDAT 3.1 -> T frames [T,2,128,128] (user-provided)")
+@DATASETS.register("dvs_gesture")
 def dvs_gesture(cfg: DictConfig, split: str) -> Dataset:
     from spikingjelly.datasets import DVS128Gesture
 
