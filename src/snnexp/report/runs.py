@@ -142,13 +142,18 @@ class RunRecord:
         return self._column(metric)
 
     def best(self, metric: str) -> tuple[float | None, int | None]:
-        """(max over epochs of the test ``metric``, the epoch it was reached)."""
+        """(max over epochs of the test ``metric``, the epoch it was reached). The run decided its
+        best epoch (``Run.best_row``, in metrics.json); summary.csv is read only for a run whose
+        metrics.json has no such key."""
+        v = runfiles.to_number(self.metrics.get(f"best_{metric}"))
+        if v is not None:
+            epochs = [e for e, x in self._column(metric) if x == v]
+            return v, (self.metrics.get("best_epoch") if metric == "acc1" else (epochs or [None])[0])
         col = self._column(metric)
         if col:
             e, v = max(col, key=lambda ev: ev[1])
             return v, e
-        v = runfiles.to_number(self.metrics.get(f"best_{metric}"))
-        return v, (self.metrics.get("best_epoch") if metric == "acc1" and v is not None else None)
+        return None, None
 
     def last(self, metric: str) -> float | None:
         """Test ``metric`` after the last epoch that was evaluated."""
