@@ -29,6 +29,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from snnexp.analysis.hooks import hooks_attached
+
 __all__ = ["fold_tdbn", "fold_pair", "norm_affine", "pairs_by_structure", "pairs_by_dataflow"]
 
 
@@ -149,13 +151,8 @@ def pairs_by_dataflow(model: nn.Module, example_input) -> list[Pair]:
             hooks.append(m.register_forward_hook(on_layer))
         elif isinstance(m, _BatchNorm):
             hooks.append(m.register_forward_pre_hook(on_norm))
-    try:
-        with torch.no_grad():
-            model(example_input)
-    finally:
-        for h in hooks:
-            h.remove()
-        functional.reset_net(model)
+    with hooks_attached(model, hooks), torch.no_grad():
+        model(example_input)
     pairs: list[Pair] = []
     for layer, norm in found:
         (p1, a), (p2, b) = where.get(id(layer), (None, None)), where.get(id(norm), (None, None))

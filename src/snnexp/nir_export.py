@@ -218,7 +218,7 @@ def _sum_bound(a: int | None, b: int | None) -> int | None:
 
 def _output_shapes(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every module in one forward of ``example`` ([B, C, H, W])."""
-    from spikingjelly.activation_based import functional
+    from snnexp.analysis.hooks import hooks_attached
 
     shapes: dict[str, tuple[int, ...]] = {}
 
@@ -229,13 +229,8 @@ def _output_shapes(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[i
         return hook
 
     hooks = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n]
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in hooks:
-            h.remove()
-        functional.reset_net(model)
+    with hooks_attached(model, hooks), torch.no_grad():
+        model(example)
     return shapes
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from snnexp.analysis.energy import is_neuron
+from snnexp.analysis.hooks import hooks_attached
 
 
 def bntt_gammas(model: nn.Module) -> list[dict[str, Any]]:
@@ -55,16 +56,11 @@ def activation_map(
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if is_neuron(m)]
     samples = 0
     model.to(device)
-    try:
-        with torch.no_grad():
-            for x, y in batches:
-                functional.reset_net(model)
-                model(x.to(device))
-                samples += int(y.shape[0])
-    finally:
-        for h in handles:
-            h.remove()
-        functional.reset_net(model)
+    with hooks_attached(model, handles), torch.no_grad():
+        for x, y in batches:
+            functional.reset_net(model)
+            model(x.to(device))
+            samples += int(y.shape[0])
     return [{"name": n, "percent_active": (100.0 * active[n] / max(samples, 1)).tolist()} for n in order]
 
 

@@ -160,7 +160,7 @@ def count(
 def ann_macs(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     """The ANN-equivalent MACs per layer for one sample, from shapes only: the model runs on the
     ``meta`` device (no arithmetic), so this is instant even for ImageNet ResNets."""
-    from spikingjelly.activation_based import functional
+    from snnexp.analysis.hooks import hooks_attached
 
     macs: dict[str, int] = {}
     handles = []
@@ -168,12 +168,7 @@ def ann_macs(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
         handles.append(
             m.register_forward_hook(lambda m, a, out, n=name: macs.__setitem__(n, ann_macs_per_step(m, out)))
         )
-    try:
+    with hooks_attached(model, handles), torch.no_grad():
         model.to("meta")
-        with torch.no_grad():
-            model(x.to("meta"))
-    finally:
-        for h in handles:
-            h.remove()
-        functional.reset_net(model)
+        model(x.to("meta"))
     return macs

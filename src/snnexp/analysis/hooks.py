@@ -16,10 +16,27 @@ Any module with a ``last_neuron`` is treated as a block (older names are accepte
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def hooks_attached(model: nn.Module, handles: list) -> Iterator[None]:
+    """Run forwards with ``handles`` (hooks already registered on ``model``'s modules) attached;
+    after them, whatever happened, the hooks are removed and the neurons reset, so the model
+    leaves exactly as it came (an observation must not change the next forward)."""
+    from spikingjelly.activation_based import functional
+
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        functional.reset_net(model)
 
 
 def last_sn(block: nn.Module) -> nn.Module | None:

@@ -91,21 +91,21 @@ class WandbLogger(NoLogger):
                 file=sys.stderr,
             )
             mode = "offline"
+        init = dict(
+            project=lg.project,
+            entity=lg.entity,
+            dir=str(run_dir),
+            config=resolved,
+            group=group,
+            tags=tags,
+            id=run_id,
+            resume="allow",
+            name=name,
+            settings=settings,
+            reinit="finish_previous",
+        )
         try:
-            self.run = wandb.init(
-                project=lg.project,
-                entity=lg.entity,
-                mode=mode,
-                dir=str(run_dir),
-                config=resolved,
-                group=group,
-                tags=tags,
-                id=run_id,
-                resume="allow",
-                name=name,
-                settings=settings,
-                reinit="finish_previous",
-            )
+            self.run = wandb.init(mode=mode, **init)
         except Exception as e:  # no network, bad key...: never lose the training run for this
             if mode != "online":
                 raise
@@ -114,20 +114,7 @@ class WandbLogger(NoLogger):
                 "logging offline instead (sync later with `wandb sync`)",
                 file=sys.stderr,
             )
-            self.run = wandb.init(
-                project=lg.project,
-                entity=lg.entity,
-                mode="offline",
-                dir=str(run_dir),
-                config=resolved,
-                group=group,
-                tags=tags,
-                id=run_id,
-                resume="allow",
-                name=name,
-                settings=settings,
-                reinit="finish_previous",
-            )
+            self.run = wandb.init(mode="offline", **init)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
