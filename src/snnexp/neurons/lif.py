@@ -27,6 +27,7 @@ from spikingjelly.activation_based.functional.neuron import lif_charge
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan, heaviside_value, reset, reset_constants, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -131,8 +132,19 @@ def share_parameter(node, name: str, store: dict[str, Any] | None, key: str):
     return node
 
 
+# spikingjelly's LIFNode / ParametricLIFNode: fused kernel, a FlexSN core, fp32 state, one graph
+_SJ_NODE = dict(fused=True, flexsn=True, fp32_state=True, fullgraph=True)
+
+
 @NEURONS.register(
-    "lif", paper="SEW", help="LIF (SEW Eq. 5): tau=2, decay_input, fire at H >= V_th, hard reset to 0"
+    "lif",
+    paper="SEW",
+    help="LIF (SEW Eq. 5): tau=2, decay_input, fire at H >= V_th, hard reset to 0",
+    # lif_core's other branches: the input not divided by tau (SEW Eq. 5's alternative), soft reset
+    traits=NeuronTraits(
+        **_SJ_NODE,
+        examples={"": (), "nodecay-soft": ("decay_input=false", "v_reset=null", "detach_reset=false")},
+    ),
 )
 def lif(
     surrogate, *, tau: float, decay_input: bool, v_threshold: float, v_reset: float | None, detach_reset: bool
@@ -152,7 +164,10 @@ def lif(
 
 
 @NEURONS.register(
-    "plif", paper="SEW", help="PLIF: learnable tau (init 2), hard reset; shared=true: one tau per model"
+    "plif",
+    paper="SEW",
+    help="PLIF: learnable tau (init 2), hard reset; shared=true: one tau per model",
+    traits=NeuronTraits(**_SJ_NODE),
 )
 def plif(
     surrogate,
@@ -183,7 +198,11 @@ def plif(
 
 
 @NEURONS.register(
-    "keys_lif", paper="KEYS", help="LIF u = lambda u + I, lambda=0.874 (or learned), fire u >= 1, soft reset"
+    "keys_lif",
+    paper="KEYS",
+    help="LIF u = lambda u + I, lambda=0.874 (or learned), fire u >= 1, soft reset",
+    # learn_leak builds a ParametricLIFNode (plif_core with w, KEYS Table 8) instead of a LIFNode
+    traits=NeuronTraits(**_SJ_NODE, examples={"": (), "learned": ("learn_leak=true",)}),
 )
 def keys_lif(
     surrogate,

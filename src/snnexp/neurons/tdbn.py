@@ -19,6 +19,7 @@ from spikingjelly.activation_based.neuron import SimpleBaseNode
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -78,6 +79,14 @@ class TDBNLIFNode(Fp32State, FlexScan, SimpleBaseNode):  # fp32 membrane state u
     "tdbn_lif",
     paper="TDBN",
     help="LIF u = 0.25 u (1 - o) + x, fire u > V_th (strict), hard reset (TDBN Eq. 2-3)",
+    # no spikingjelly kernel (its own SimpleBaseNode); tdbn_core's other branch: fire at u >= V_th
+    # with the reset outside the graph (TDBN Eq. 14-15 keep it inside)
+    traits=NeuronTraits(
+        flexsn=True,
+        fp32_state=True,
+        fullgraph=True,
+        examples={"": (), "ge-detached": ("strict=false", "detach_reset=true")},
+    ),
 )
 def tdbn_lif(surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
     if not 0.0 <= float(tau_decay) < 1.0:
