@@ -18,6 +18,24 @@ SNNEXP = [sys.executable, "-m", "snnexp.cli"]
 FAST = ["debug=fast"]
 
 
+def neuron_examples(where=lambda traits: True, *, variants: bool = True) -> dict[str, list[str]]:
+    """The registered neurons whose traits ``where`` accepts, each in its test-sized examples
+    (``variants=False``: the neuron itself only), as {test id: config overrides}:
+    ``{"lif": ["neuron=lif"], "lif-nodecay-soft": ["neuron=lif", "neuron.decay_input=false", ...]}``.
+    Each neuron's module declares both (neurons/traits.py), so a test of "every neuron with a
+    FlexSN core" needs no list of names, and a new neuron no line in the tests."""
+    from snnexp.neurons.traits import example_id, example_overrides
+    from snnexp.registry import NEURONS, load_builtin
+
+    load_builtin()  # collection time: the registry fills when the neuron modules import
+    return {
+        example_id(name, label): example_overrides(name, overrides)
+        for name in NEURONS.names(where)
+        for label, overrides in NEURONS.traits(name).examples.items()
+        if variants or not label
+    }
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300, check: bool = False
 ) -> subprocess.CompletedProcess:

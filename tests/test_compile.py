@@ -15,16 +15,19 @@ import torch
 from spikingjelly.activation_based import functional
 
 import snnexp
-from conftest import FAST
+from conftest import FAST, neuron_examples
 from snnexp.config import compose
 from snnexp.engine import fastpath
 from snnexp.parts import Parts
 
+EXAMPLES = neuron_examples(variants=False)  # every neuron, as its module says a test should build it
+# every spiking neuron that declares one graph (NeuronTraits.fullgraph), with a surrogate
+# spikingjelly fuses (IF/LIF/PLIF: its registered op), one it does not (its Python loop) and
+# snnexp's own autograd Function (TDBN's SimpleBaseNode runs its own loop with each)
 CASES = [
-    ("if", "atan"),
-    ("plif", "atan"),
-    ("lif", "rect"),
-    ("tdbn_lif", "triangle"),  # snnexp's own autograd Function and SimpleBaseNode
+    (neuron, surrogate)
+    for neuron in neuron_examples(lambda t: t.spiking and t.fullgraph, variants=False)
+    for surrogate in ("atan", "rect", "triangle")
 ]
 
 
@@ -35,7 +38,7 @@ def cfg(*overrides: str):
 
 def tiny_net(neuron: str, surrogate: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    parts = Parts(cfg(f"neuron={neuron}", f"surrogate={surrogate}"))
+    parts = Parts(cfg(*EXAMPLES[neuron], f"surrogate={surrogate}"))
     lins = [torch.nn.Linear(6, 6) for _ in range(2)]
     with torch.no_grad():
         for lin in lins:  # enough drive that the neurons fire and reset within T

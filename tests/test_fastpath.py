@@ -19,13 +19,19 @@ from spikingjelly._ops.plif import reference as plif_ref
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based import neuron as sj_neuron
 
-from conftest import FAST
+from conftest import FAST, neuron_examples
 from snnexp.config import compose
 from snnexp.engine import fastpath
 from snnexp.errors import ConfigError
+from snnexp.neurons._state import Fp32State
+from snnexp.neurons.dsr import DSRNode
+from snnexp.neurons.flex import FlexScan
 from snnexp.parts import Parts
+from snnexp.registry import NEURONS
 
-NEURONS = ["if", "lif", "plif", "keys_lif", "keys_lif_learned"]
+# every neuron in each of its test-sized examples (declared with it: neurons/traits.py)
+EXAMPLES = neuron_examples()
+FUSED_NEURONS = list(neuron_examples(lambda t: t.fused))
 SURROGATES = ["atan", "sigmoid", "rect", "triangle", "constant"]
 DTYPES = [torch.float32, torch.bfloat16, torch.float16]
 # on a GPU machine the same tests check the CUDA dispatch (the fused kernel runs instead of the loop)
@@ -39,9 +45,22 @@ def cfg(*overrides: str):
     return compose(list(overrides))
 
 
-def node(neuron: str, surrogate: str):
-    extra = ("neuron.learn_leak=true",) if neuron == "keys_lif_learned" else ()
-    return Parts(cfg(f"neuron={neuron.removesuffix('_learned')}", f"surrogate={surrogate}", *extra)).neuron()
+def node(case: str, surrogate: str):
+    return Parts(cfg(*EXAMPLES[case], f"surrogate={surrogate}")).neuron()
+
+
+# ------------------------------------------------------------------------------------- traits
+@pytest.mark.parametrize("case", EXAMPLES)
+def test_every_neuron_is_what_its_traits_declare(case):
+    # the traits are the one list of which neuron has which path; the layer itself decides at
+    # run time (fastpath.layer_paths), so the two must agree, in every example configuration
+    t = NEURONS.traits(EXAMPLES[case][0].removeprefix("neuron="))
+    n = node(case, "atan")  # a surrogate spikingjelly fuses: only the node's class decides
+    assert fastpath.is_neuron(n) == t.spiking
+    assert (fastpath.fused_kind(n) is not None) == t.fused
+    assert (isinstance(n, FlexScan) and n.flex_supports(torch.float32)) == t.flexsn
+    assert isinstance(n, DSRNode) == t.dsr
+    assert isinstance(n, Fp32State) == t.fp32_state
 
 
 def ran_reference_loop(n, x: torch.Tensor, monkeypatch) -> bool:
@@ -64,7 +83,7 @@ def ran_reference_loop(n, x: torch.Tensor, monkeypatch) -> bool:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("surrogate", SURROGATES)
-@pytest.mark.parametrize("neuron", NEURONS)
+@pytest.mark.parametrize("neuron", FUSED_NEURONS)
 def test_the_reported_path_is_the_one_spikingjelly_takes(neuron, surrogate, dtype, device, monkeypatch):
     n = node(neuron, surrogate).to(device)
     x = torch.rand(3, 2, 4).to(device, dtype)
@@ -83,9 +102,9 @@ def test_spikingjelly_nodes_with_input_dtype_state_fall_back_under_bf16(monkeypa
     assert fastpath.why_not_fused(n, torch.float32) == ("", "")
 
 
-@pytest.mark.parametrize("neuron", ["tdbn_lif", "dsr_if", "dsr_lif"])
+@pytest.mark.parametrize("neuron", neuron_examples(lambda t: t.spiking and not t.fused, variants=False))
 def test_neurons_without_a_spikingjelly_kernel_loop_unless_compiled(neuron):
-    net = torch.nn.Sequential(Parts(cfg(f"neuron={neuron}")).neuron())
+    net = torch.nn.Sequential(Parts(cfg(*EXAMPLES[neuron])).neuron())
     (row,) = fastpath.layer_paths(net, device="cuda", dtype=torch.float32, compiled=False)
     assert row.path == fastpath.LOOP and "no fused kernel" in row.reason and "compile=true" in row.fix
     (row,) = fastpath.layer_paths(net, device="cuda", dtype=torch.float32, compiled=True)
@@ -116,7 +135,7 @@ def test_require_fast_path_names_the_layer_the_reason_and_the_fix():
 
 # ------------------------------------------------------------------------------------- fp32 state
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
-@pytest.mark.parametrize("neuron", ["if", "lif", "plif", "keys_lif", "tdbn_lif"])
+@pytest.mark.parametrize("neuron", neuron_examples(lambda t: t.fp32_state))
 @pytest.mark.parametrize("surrogate", ["atan", "rect"])
 def test_membrane_state_is_fp32_and_spikes_keep_the_input_dtype(neuron, surrogate, dtype):
     n = node(neuron, surrogate)

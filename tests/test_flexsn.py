@@ -27,24 +27,16 @@ import torch
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.neuron.flexsn import FlexSN
 
-from conftest import FAST
+from conftest import FAST, neuron_examples
 from snnexp.config import compose
 from snnexp.engine import fastpath
 from snnexp.neurons import flex
 from snnexp.parts import Parts
 
-# every neuron class with a FlexSN core, at its YAML values and in its reset / leak variants
-CASES = {
-    "if": (),
-    "if-soft": ("neuron.v_reset=null", "neuron.detach_reset=false"),
-    "lif": (),
-    "lif-nodecay-soft": ("neuron.decay_input=false", "neuron.v_reset=null", "neuron.detach_reset=false"),
-    "plif": (),
-    "keys_lif": (),
-    "keys_lif-learned": ("neuron.learn_leak=true",),
-    "tdbn_lif": (),
-    "tdbn_lif-ge-detached": ("neuron.strict=false", "neuron.detach_reset=true"),
-}
+# every neuron with a FlexSN core, at its YAML values and in its reset / leak variants, as its
+# module declares them (NeuronTraits.flexsn, .examples); the DSR neurons' scans are tested at the
+# end of this file (their output is V_th-weighted spikes, their threshold a parameter)
+CASES = neuron_examples(lambda t: t.flexsn and not t.dsr)
 NOT_FUSED = ["rect", "triangle", "constant"]  # at their YAML values (KEYS's triangle: 0.3, width 1)
 
 
@@ -54,8 +46,7 @@ def cfg(*overrides: str):
 
 
 def node(case: str, surrogate: str):
-    neuron = case.split("-")[0]
-    return Parts(cfg(f"neuron={neuron}", f"surrogate={surrogate}", *CASES[case])).neuron()
+    return Parts(cfg(*CASES[case], f"surrogate={surrogate}")).neuron()
 
 
 def inputs(device="cpu") -> torch.Tensor:
@@ -118,7 +109,7 @@ def test_flexsn_scan_of_the_core_equals_the_loop_bitwise(case, surrogate):
 
 
 @pytest.mark.parametrize("surrogate", ["atan", "sigmoid"])
-@pytest.mark.parametrize("case", ["if", "plif", "keys_lif-learned", "tdbn_lif"])
+@pytest.mark.parametrize("case", CASES)
 def test_flexsn_scan_with_a_fused_surrogate_equals_the_loop_to_rounding(case, surrogate):
     # spikingjelly's registered op for ATan/Sigmoid has a hand-written backward: the same
     # derivative, other rounding (one ulp); the engine never moves these layers to FlexSN anyway
@@ -189,12 +180,14 @@ def test_a_scan_that_fails_falls_back_to_the_loop_with_one_warning(monkeypatch, 
 
 
 def test_a_core_captures_no_tensor_or_module():
-    # FlexSN's rule (it rejects such cores); PLIF's w is a static input, passed on each call
+    # FlexSN's rule (it rejects such cores); a learnable value (PLIF's w) is a static input,
+    # passed on each call, and nothing else is
     for case in CASES:
-        core, statics = node(case, "triangle").flex_core()
+        n = node(case, "triangle")
+        core, statics = n.flex_core()
         flex._frozen(core)  # hashable description: floats, functions, no tensors
         FlexSN(core, num_states=1, static_inputs=tuple(torch.zeros(()) for _ in statics))
-        assert len(statics) == (1 if case in ("plif", "keys_lif-learned") else 0)
+        assert [id(t) for t in statics] == [id(p) for p in n.parameters()]
 
 
 # ------------------------------------------------------------------------------ the Triton kernels
@@ -207,14 +200,8 @@ def interpreted(tmp_path_factory):
     d = tmp_path_factory.mktemp("triton")
     x = inputs().flatten(1)
     weights = torch.linspace(-1, 1, x.numel()).reshape(x.shape)
-    cases = {
-        f"{case}/{sg}": [f"neuron={case.split('-')[0]}", f"surrogate={sg}", *CASES[case]]
-        for case in CASES
-        for sg in NOT_FUSED
-    }
-    cases |= {
-        f"{n}/{sg}": [f"neuron={n}", f"surrogate={sg}", *DSR_SMALL[n]] for n in DSR_SMALL for sg in NOT_FUSED
-    }
+    cases = {f"{case}/{sg}": [*CASES[case], f"surrogate={sg}"] for case in CASES for sg in NOT_FUSED}
+    cases |= {f"{n}/{sg}": [*DSR_CASES[n], f"surrogate={sg}"] for n in DSR_CASES for sg in NOT_FUSED}
     torch.save({"x": x, "weights": weights, "cases": cases}, d / "in.pt")
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     script = Path(__file__).with_name("flex_triton.py")
@@ -315,12 +302,13 @@ def test_summary_shows_the_flexsn_scan_on_cuda(capsys):
 
 
 # ------------------------------------------------------------------------------ DSR neurons
-# thresholds small enough for the shared inputs to fire often (V_th = 6 would leave few spikes)
-DSR_SMALL = {"dsr_if": ("neuron.v_threshold=1.0",), "dsr_lif": ("neuron.v_threshold=0.05",)}
+# every neuron with the DSR backward (NeuronTraits.dsr), at the threshold its module gives for
+# test-sized inputs (V_th = 6 would leave few spikes)
+DSR_CASES = neuron_examples(lambda t: t.dsr)
 
 
 def dsr_node(neuron: str, *extra: str):
-    n = Parts(cfg(f"neuron={neuron}", *DSR_SMALL[neuron], *extra)).neuron()
+    n = Parts(cfg(*DSR_CASES[neuron], *extra)).neuron()
     n.train()
     return n
 
@@ -337,7 +325,7 @@ def dsr_run(n, x: torch.Tensor, *, scan: bool):
     return out.detach(), n.v.detach(), x.grad, n.v_threshold.grad
 
 
-@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("neuron", DSR_CASES)
 @pytest.mark.parametrize("grad", ["dsr", "surrogate"])
 def test_dsr_simulation_on_the_scan_equals_the_loop_bitwise(neuron, grad):
     # grad=dsr: the scan replaces _DSRFunction's forward loop (its backward is Eq. 16-17, 19);
@@ -350,7 +338,7 @@ def test_dsr_simulation_on_the_scan_equals_the_loop_bitwise(neuron, grad):
         assert torch.equal(a, b), (a - b).abs().max()
 
 
-@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("neuron", DSR_CASES)
 def test_dsr_record_pass_on_the_scan_equals_the_loop_and_the_one_pass_forward(neuron):
     def record(scan: bool, chunks):
         n = dsr_node(neuron)
@@ -380,7 +368,7 @@ def test_dsr_scan_is_for_fp32_only():
 
 @needs_triton
 @pytest.mark.parametrize("surrogate", NOT_FUSED)
-@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("neuron", DSR_CASES)
 def test_dsr_triton_kernels_equal_the_loops_in_the_interpreter(neuron, surrogate, interpreted):
     x, results = interpreted
     record, (out, gx, gstatic, v, out_nograd) = results[f"{neuron}/{surrogate}"]
@@ -398,7 +386,7 @@ def test_dsr_triton_kernels_equal_the_loops_in_the_interpreter(neuron, surrogate
 
 
 @pytest.mark.parametrize("formulation", ["per_step", "flat"])
-@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("neuron", DSR_CASES)
 def test_a_dsr_model_trains_the_same_on_the_scan(neuron, formulation):
     import snnexp
     from snnexp.methods.dsr import DSR
@@ -450,7 +438,7 @@ def test_cuda_triton_scan_equals_the_loop(case, surrogate):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("grad", ["dsr", "surrogate"])
-@pytest.mark.parametrize("neuron", DSR_SMALL)
+@pytest.mark.parametrize("neuron", DSR_CASES)
 def test_cuda_dsr_triton_scan_equals_the_loop(neuron, grad):
     n = dsr_node(neuron, f"neuron.grad={grad}", "surrogate=triangle").cuda()
     ref = dsr_run(n, inputs("cuda"), scan=False)

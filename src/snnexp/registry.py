@@ -5,6 +5,11 @@
     @MODELS.register("sew_resnet18", paper="SEW")
     def sew_resnet18(parts, **kw): ...
 
+An entry may carry ``traits``: what its module declares about it beyond the builder (a neuron's
+fast paths, its test-sized configurations; :class:`snnexp.neurons.traits.NeuronTraits`), so that
+code and tests that ask "which neurons have X" read it where the neuron is defined instead of
+keeping a list of names. ``Registry.names(where)`` filters by them.
+
 ``Registry.get`` on an unknown name raises a :class:`~snnexp.errors.ConfigError` that lists the
 close matches. The registries themselves import nothing heavy; the modules that register into them
 import torch, so ``snnexp list`` reads names from the config tree instead (see ``commands/list``),
@@ -29,6 +34,7 @@ from functools import cache
 from typing import Any
 
 from snnexp.errors import ConfigError, choices_hint
+from snnexp.neurons.traits import NeuronTraits
 
 
 @dataclass(frozen=True)
@@ -36,24 +42,47 @@ class Entry:
     name: str
     fn: Callable[..., Any]
     paper: str
+    traits: Any = None  # the registry's declared facts about the entry (Registry(traits=...))
 
 
 class Registry:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, *, traits: Any = None):
+        """``traits``: the traits of an entry registered without any (e.g. ``NeuronTraits()``);
+        an entry's own must be of the same type."""
         self.kind = kind
+        self._default_traits = traits
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str | None = None, *, paper: str = ""):
+    def register(self, name: str | None = None, *, paper: str = "", traits: Any = None):
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = name or fn.__name__
             if key in self._entries:
                 raise KeyError(f"{self.kind} {key!r} is registered twice")
-            self._entries[key] = Entry(key, fn, paper)
+            self._entries[key] = Entry(key, fn, paper, self._checked_traits(key, traits))
             return fn
 
         return deco
 
-    def variant(self, name: str, builder: Callable[..., Any], /, *, paper: str = "", **bound: Any):
+    def _checked_traits(self, key: str, traits: Any) -> Any:
+        """Every entry's traits of one type, so that a filter (``names(where)``) can read any
+        entry's; a registry made without a default takes none."""
+        if traits is None:
+            return self._default_traits
+        if self._default_traits is None or type(traits) is not type(self._default_traits):
+            want = type(self._default_traits).__name__ if self._default_traits is not None else "none"
+            raise TypeError(f"{self.kind} {key!r}: traits must be {want}, got {type(traits).__name__}")
+        return traits
+
+    def variant(
+        self,
+        name: str,
+        builder: Callable[..., Any],
+        /,
+        *,
+        paper: str = "",
+        traits: Any = None,
+        **bound: Any,
+    ):
         """Register ``name`` as ``builder`` with the keyword arguments ``bound`` fixed (timm's
         named variants over one configurable builder): ``MODELS.variant("sew_resnet18",
         sew_resnet, depth=18, ...)``. The config schema is the builder's signature without them,
@@ -74,7 +103,7 @@ class Registry:
         build.__annotations__ = {k: v for k, v in hints.items() if k not in bound}
         build.__name__ = build.__qualname__ = name
         build.__module__, build.__doc__ = builder.__module__, builder.__doc__
-        return self.register(name, paper=paper)(build)
+        return self.register(name, paper=paper, traits=traits)(build)
 
     def get(self, name: str) -> Callable[..., Any]:
         try:
@@ -86,8 +115,13 @@ class Registry:
         self.get(name)
         return self._entries[name]
 
-    def names(self) -> list[str]:
-        return sorted(self._entries)
+    def traits(self, name: str) -> Any:
+        return self.entry(name).traits
+
+    def names(self, where: Callable[[Any], bool] | None = None) -> list[str]:
+        """The names, sorted; with ``where``, those whose traits it accepts
+        (``NEURONS.names(lambda t: t.flexsn)``)."""
+        return sorted(k for k, e in self._entries.items() if where is None or where(e.traits))
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -136,7 +170,7 @@ def load_builtin() -> None:
 
 MODELS = Registry("model")
 BLOCKS = Registry("block")
-NEURONS = Registry("neuron")
+NEURONS = Registry("neuron", traits=NeuronTraits())
 SURROGATES = Registry("surrogate")
 NORMS = Registry("norm")
 ENCODERS = Registry("encoder")

@@ -31,6 +31,7 @@ from torch import nn
 
 from snnexp.errors import ConfigError
 from snnexp.neurons.flex import FlexScan
+from snnexp.registry import NEURONS, load_builtin
 
 FUSED, FLEXSN, COMPILED, LOOP = "fused kernel", "FlexSN scan", "compiled loop", "Python loop"
 FAST_SURROGATES = tuple(_SURROGATE_IDS)  # class names spikingjelly's fused kernels know
@@ -81,6 +82,13 @@ def _state_dtype(node, dtype: torch.dtype) -> torch.dtype:
     return node.materialize_states((x,), (0.0,), "m")[0].dtype
 
 
+def _fused_neurons() -> str:
+    """The neuron options built on a node spikingjelly fuses, as their modules declare them
+    (NeuronTraits.fused): ``neuron=if|keys_lif|lif|plif``."""
+    load_builtin()  # a layer built by hand (not through Parts) may leave the registry unfilled
+    return "neuron=" + "|".join(NEURONS.names(lambda t: t.fused))
+
+
 def why_not_fused(node: torch.nn.Module, dtype: torch.dtype) -> tuple[str, str]:
     """('', '') when the node takes spikingjelly's fused kernel on CUDA for ``dtype`` inputs,
     else (reason, what would make it fused)."""
@@ -89,7 +97,7 @@ def why_not_fused(node: torch.nn.Module, dtype: torch.dtype) -> tuple[str, str]:
     if kind is None:
         return (
             f"spikingjelly 2.0 has no fused kernel for {name}",
-            "neuron=if|lif|plif|keys_lif",
+            _fused_neurons(),
         )
     sg = node.surrogate_function
     if _surrogate_spec(sg) is None:

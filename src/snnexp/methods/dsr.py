@@ -58,8 +58,8 @@ from snnexp.methods import _dsr_hybrid as hybrid
 from snnexp.methods import _dsr_stream as dsr_stream
 from snnexp.methods.base import Method
 from snnexp.models.base import uses_per_step_state
-from snnexp.neurons.dsr import DSR_NEURONS, DSRNode, weighted_mean
-from snnexp.registry import METHODS
+from snnexp.neurons.dsr import DSRNode, weighted_mean
+from snnexp.registry import METHODS, NEURONS, load_builtin
 
 FORMULATIONS = ("flat", "per_step")
 FLAT_BN = ("recorded", "average")  # train-mode BN in the flat replay (module docstring)
@@ -173,7 +173,8 @@ class DSR(Method):
         nodes = dsr_nodes(model)
         if others or not nodes:
             found = ", ".join(others) or "no spiking neuron"
-            need = " or ".join(f"neuron={n}" for n in DSR_NEURONS)
+            load_builtin()
+            need = " or ".join(f"neuron={n}" for n in NEURONS.names(lambda t: t.dsr))  # NeuronTraits.dsr
             raise ConfigError(f"method=dsr needs {need} (the model has {found})")
         if len({n.decay for n in nodes}) > 1:
             raise ConfigError("method=dsr: all DSR neurons of a model must share tau and delta_t")

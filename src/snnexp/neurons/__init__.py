@@ -1,11 +1,8 @@
 """Spiking neurons (config group ``neuron``). Every builder returns a multi-step module that maps
 ``[T, B, ...]`` input currents to ``[T, B, ...]`` spikes and is reset by ``functional.reset_net``.
 
-- ``if`` (SEW): IF, hard reset (spikingjelly IFNode)
-- ``lif`` (SEW Eq. 5): LIF (spikingjelly LIFNode)
-- ``plif`` (SEW): LIF with learnable tau, per layer or shared (spikingjelly ParametricLIFNode)
-- ``keys_lif`` (KEYS): u = lambda u + I, soft reset (LIFNode / ParametricLIFNode)
-- ``tdbn_lif`` (TDBN): u = tau_decay u (1 - o) + x, strict threshold (own, on SimpleBaseNode)
-- ``dsr_if``, ``dsr_lif`` (DSR): subtraction reset, fire at alpha V_th, trainable V_th, DSR or
-  surrogate backward (own)
+Each module of this package registers its neurons (``NEURONS.register``) with their help line,
+paper and :class:`~snnexp.neurons.traits.NeuronTraits` (fast paths, test-sized examples), and is
+found by ``registry.load_builtin``: a new neuron is its module and its ``conf/neuron`` YAML file.
+``snnexp list neuron`` shows the options; each module's docstring gives its equations.
 """

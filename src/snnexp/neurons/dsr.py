@@ -76,11 +76,11 @@ from torch import nn
 
 from snnexp.errors import ConfigError
 from snnexp.neurons.flex import FlexScan, heaviside_value, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 GRAD_MODES = ("dsr", "surrogate")
 DSR_BACKWARDS = ("exact", "authors")  # LIF: Prop. 1's chain rule | the authors' lif_grad (module docstring)
-DSR_NEURONS = ("dsr_if", "dsr_lif")  # the neuron options that support method=dsr
 
 
 class _DSRFunction(torch.autograd.Function):
@@ -415,7 +415,20 @@ class DSRNode(FlexScan, base.MemoryModule):
         )
 
 
-@NEURONS.register("dsr_if", paper="DSR")
+def _dsr_traits(v_threshold: str) -> NeuronTraits:
+    """DSR neurons: the DSR backward and FlexSN cores (fp32 only: under AMP the loops mix bf16
+    inputs with the fp32 V_th, so there is no fp32-state guarantee either), and no single graph
+    (the projection of V_th onto its bound branches on V_th's value, which dynamo cannot trace
+    without a break). A test's inputs
+    (unit scale) need a threshold far below the YAML's (Table 3: V_th = 6 for IF) to fire often."""
+    return NeuronTraits(dsr=True, flexsn=True, examples={"": (f"v_threshold={v_threshold}",)})
+
+
+@NEURONS.register(
+    "dsr_if",
+    paper="DSR",
+    traits=_dsr_traits("1.0"),
+)
 def dsr_if(
     surrogate,
     *,
@@ -439,7 +452,11 @@ def dsr_if(
     )
 
 
-@NEURONS.register("dsr_lif", paper="DSR")
+@NEURONS.register(
+    "dsr_lif",
+    paper="DSR",
+    traits=_dsr_traits("0.05"),
+)
 def dsr_lif(
     surrogate,
     *,

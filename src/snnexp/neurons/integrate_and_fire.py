@@ -8,6 +8,7 @@ from spikingjelly.activation_based import neuron as sj_neuron
 
 from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan, heaviside_value, reset, reset_constants, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -29,7 +30,18 @@ class IFNode(Fp32State, FlexScan, sj_neuron.IFNode):
         ), ()
 
 
-@NEURONS.register("if", paper="SEW")
+@NEURONS.register(
+    "if",
+    paper="SEW",
+    traits=NeuronTraits(
+        fused=True,
+        flexsn=True,
+        fp32_state=True,
+        fullgraph=True,
+        # if_core's other reset: soft (subtract V_th), through the graph
+        examples={"": (), "soft": ("v_reset=null", "detach_reset=false")},
+    ),
+)
 def if_node(surrogate, *, v_threshold: float, v_reset: float | None, detach_reset: bool):
     # spikingjelly's IFNode fires at H >= V_th (heaviside(H - V_th) with heaviside(0) = 1) and
     # v_reset=None switches to soft reset; both as the papers define them.

@@ -27,6 +27,7 @@ from spikingjelly.activation_based.functional.neuron import lif_charge
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan, heaviside_value, reset, reset_constants, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -131,7 +132,19 @@ def share_parameter(node, name: str, store: dict[str, Any] | None, key: str):
     return node
 
 
-@NEURONS.register("lif", paper="SEW")
+# spikingjelly's LIFNode / ParametricLIFNode: fused kernel, a FlexSN core, fp32 state, one graph
+_SJ_NODE = dict(fused=True, flexsn=True, fp32_state=True, fullgraph=True)
+
+
+@NEURONS.register(
+    "lif",
+    paper="SEW",
+    # lif_core's other branches: the input not divided by tau (SEW Eq. 5's alternative), soft reset
+    traits=NeuronTraits(
+        **_SJ_NODE,
+        examples={"": (), "nodecay-soft": ("decay_input=false", "v_reset=null", "detach_reset=false")},
+    ),
+)
 def lif(
     surrogate, *, tau: float, decay_input: bool, v_threshold: float, v_reset: float | None, detach_reset: bool
 ):
@@ -149,7 +162,11 @@ def lif(
     )
 
 
-@NEURONS.register("plif", paper="SEW")
+@NEURONS.register(
+    "plif",
+    paper="SEW",
+    traits=NeuronTraits(**_SJ_NODE),
+)
 def plif(
     surrogate,
     *,
@@ -178,7 +195,12 @@ def plif(
     return node
 
 
-@NEURONS.register("keys_lif", paper="KEYS")
+@NEURONS.register(
+    "keys_lif",
+    paper="KEYS",
+    # learn_leak builds a ParametricLIFNode (plif_core with w, KEYS Table 8) instead of a LIFNode
+    traits=NeuronTraits(**_SJ_NODE, examples={"": (), "learned": ("learn_leak=true",)}),
+)
 def keys_lif(
     surrogate,
     *,

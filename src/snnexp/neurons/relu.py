@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -23,7 +24,11 @@ class ReLUUnit(nn.Module):
         return torch.relu(x)
 
 
-@NEURONS.register("relu", paper="KEYS")
+@NEURONS.register(
+    "relu",
+    paper="KEYS",
+    traits=NeuronTraits(spiking=False, fullgraph=True),
+)
 def relu(*, v_threshold: float | None):
     # no spike, so no surrogate: Parts does not build the configured one (KEYS's triangle takes
     # its width from V_th, which a ReLU has not)

@@ -19,6 +19,7 @@ from spikingjelly.activation_based.neuron import SimpleBaseNode
 from snnexp.errors import ConfigError
 from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan, heaviside_value, reset, surrogate_spike
+from snnexp.neurons.traits import NeuronTraits
 from snnexp.registry import NEURONS
 
 
@@ -74,7 +75,18 @@ class TDBNLIFNode(Fp32State, FlexScan, SimpleBaseNode):  # fp32 membrane state u
         )
 
 
-@NEURONS.register("tdbn_lif", paper="TDBN")
+@NEURONS.register(
+    "tdbn_lif",
+    paper="TDBN",
+    # no spikingjelly kernel (its own SimpleBaseNode); tdbn_core's other branch: fire at u >= V_th
+    # with the reset outside the graph (TDBN Eq. 14-15 keep it inside)
+    traits=NeuronTraits(
+        flexsn=True,
+        fp32_state=True,
+        fullgraph=True,
+        examples={"": (), "ge-detached": ("strict=false", "detach_reset=true")},
+    ),
+)
 def tdbn_lif(surrogate, *, tau_decay: float, v_threshold: float, detach_reset: bool, strict: bool):
     if not 0.0 <= float(tau_decay) < 1.0:
         raise ConfigError(f"neuron tdbn_lif: tau_decay must be in [0, 1), got {tau_decay}")
