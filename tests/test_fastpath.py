@@ -102,6 +102,18 @@ def test_spikingjelly_nodes_with_input_dtype_state_fall_back_under_bf16(monkeypa
     assert fastpath.why_not_fused(n, torch.float32) == ("", "")
 
 
+@pytest.mark.parametrize("learn_leak", [False, True])
+def test_keys_lif_firing_above_the_threshold_is_not_reported_as_fused(learn_leak):
+    # fire=gt replaces spikingjelly's multi-step forward with its own loop (neurons/lif.py): the
+    # start-up line must not claim the fused kernel it never runs
+    net = torch.nn.Sequential(
+        Parts(cfg("neuron=keys_lif", "neuron.fire=gt", f"neuron.learn_leak={learn_leak}")).neuron()
+    )
+    assert fastpath.fused_kind(net[0]) is None, type(net[0]).__mro__
+    (row,) = fastpath.layer_paths(net, device="cuda", dtype=torch.float32, compiled=False)
+    assert row.path == fastpath.LOOP, row
+
+
 @pytest.mark.parametrize("neuron", neuron_examples(lambda t: t.spiking and not t.fused, variants=False))
 def test_neurons_without_a_spikingjelly_kernel_loop_unless_compiled(neuron):
     net = torch.nn.Sequential(Parts(cfg(*EXAMPLES[neuron])).neuron())

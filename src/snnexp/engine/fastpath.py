@@ -30,6 +30,7 @@ from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
 from snnexp.errors import ConfigError
+from snnexp.neurons._state import Fp32State
 from snnexp.neurons.flex import FlexScan
 from snnexp.registry import NEURONS, load_builtin
 
@@ -71,9 +72,24 @@ def fused_kind(node: torch.nn.Module) -> str | None:
             same = (
                 type(node).single_step_functional_forward is cls.single_step_functional_forward
                 and type(node).multi_step_functional_forward is cls.multi_step_functional_forward
+                and not _own_multi_step(type(node), cls)
             )
             return kind if same else None
     return None
+
+
+# mixins whose multi_step_forward ends in the spikingjelly node's (a dtype cast, a FlexSN scan that
+# falls back to it when off); any other override (keys_lif's fire=gt loop) replaces the kernel
+_PASS_THROUGH = (Fp32State, FlexScan)
+
+
+def _own_multi_step(node_type: type, sj_cls: type) -> bool:
+    for k in node_type.__mro__:
+        if k is sj_cls:
+            return False
+        if "multi_step_forward" in k.__dict__ and k not in _PASS_THROUGH:
+            return True
+    return False
 
 
 def _state_dtype(node, dtype: torch.dtype) -> torch.dtype:
