@@ -40,9 +40,10 @@ lint: $(STAMP) ## ruff (check + format check, pinned in pyproject.toml) and the 
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/lint-imports
 
-format: $(STAMP) ## ruff autofix + format
+format: $(STAMP) ## ruff autofix + format, and the README's config-group table regenerated from conf/
 	$(BIN)/ruff check --fix src tests scripts
 	$(BIN)/ruff format src tests scripts
+	$(BIN)/python scripts/update_readme.py
 
 battery: $(STAMP) ## a hostile user's bad inputs: each must be one line, exit 2, no traceback, nothing left (141 cases, ~5-10 min on 2 busy cores)
 	$(BIN)/python scripts/hostile_battery.py --jobs $(TEST_JOBS)

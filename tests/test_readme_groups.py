@@ -30,7 +30,7 @@ def test_the_readme_table_is_what_snnexp_list_markdown_prints():
         old, new = set(block.splitlines()), set(generated.splitlines())
         only_readme, only_generated = "\n  ".join(sorted(old - new)), "\n  ".join(sorted(new - old))
         raise AssertionError(
-            "README.md's config-group table is stale; paste `snnexp list --markdown` between its markers.\n"
+            "README.md's config-group table is stale; run `make format` (scripts/update_readme.py).\n"
             f"only in README:\n  {only_readme}\nonly generated:\n  {only_generated}"
         )
 
