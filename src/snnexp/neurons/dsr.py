@@ -196,14 +196,14 @@ class DSRNode(FlexScan, base.MemoryModule):
         *,
         v_threshold: float,
         alpha: float,
-        tau: float | None = None,  # None: IF
-        delta_t: float | None = None,
+        tau: float | None,  # None: IF
+        delta_t: float | None,
         train_v_threshold: bool,
         v_threshold_lower_bound: float,
         v_threshold_grad_scale: float,
         grad: str,
         detach_reset: bool,
-        dsr_backward: str = "exact",
+        dsr_backward: str,
     ):
         super().__init__()
         if dsr_backward not in DSR_BACKWARDS:
@@ -424,63 +424,8 @@ def _dsr_traits(v_threshold: str) -> NeuronTraits:
     return NeuronTraits(dsr=True, flexsn=True, examples={"": (f"v_threshold={v_threshold}",)})
 
 
-@NEURONS.register(
-    "dsr_if",
-    paper="DSR",
-    traits=_dsr_traits("1.0"),
+# IF is the no-leak case of the one DSRNode (lambda = 1): the two DSR backwards agree there
+NEURONS.variant(
+    "dsr_if", DSRNode, tau=None, delta_t=None, dsr_backward="exact", paper="DSR", traits=_dsr_traits("1.0")
 )
-def dsr_if(
-    surrogate,
-    *,
-    v_threshold: float,
-    alpha: float,
-    train_v_threshold: bool,
-    v_threshold_lower_bound: float,
-    v_threshold_grad_scale: float,
-    grad: str,
-    detach_reset: bool,
-):
-    return DSRNode(
-        surrogate,
-        v_threshold=v_threshold,
-        alpha=alpha,
-        train_v_threshold=train_v_threshold,
-        v_threshold_lower_bound=v_threshold_lower_bound,
-        v_threshold_grad_scale=v_threshold_grad_scale,
-        grad=grad,
-        detach_reset=detach_reset,
-    )
-
-
-@NEURONS.register(
-    "dsr_lif",
-    paper="DSR",
-    traits=_dsr_traits("0.05"),
-)
-def dsr_lif(
-    surrogate,
-    *,
-    v_threshold: float,
-    tau: float,
-    delta_t: float,
-    alpha: float,
-    train_v_threshold: bool,
-    v_threshold_lower_bound: float,
-    v_threshold_grad_scale: float,
-    grad: str,
-    detach_reset: bool,
-    dsr_backward: str,
-):
-    return DSRNode(
-        surrogate,
-        dsr_backward=dsr_backward,
-        v_threshold=v_threshold,
-        alpha=alpha,
-        tau=tau,
-        delta_t=delta_t,
-        train_v_threshold=train_v_threshold,
-        v_threshold_lower_bound=v_threshold_lower_bound,
-        v_threshold_grad_scale=v_threshold_grad_scale,
-        grad=grad,
-        detach_reset=detach_reset,
-    )
+NEURONS.variant("dsr_lif", DSRNode, paper="DSR", traits=_dsr_traits("0.05"))
