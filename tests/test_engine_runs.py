@@ -93,7 +93,7 @@ def test_resume_with_a_new_lr_is_refused_not_ignored(tmp_path):
     _train(tmp_path, "run", "trainer.stop_after_epochs=1")
     before = (tmp_path / "run/config.yaml").read_text()
     with pytest.raises(
-        CheckpointError, match=r"resume: optim.lr=0.5 differs from 0.001 in .*start a new run"
+        CheckpointError, match=r"resume: optim.lr=0.5 differs from 0.003 in .*start a new run"
     ):
         _train(tmp_path, "run", "resume=auto", "optim.lr=0.5")
     assert (tmp_path / "run/config.yaml").read_text() == before

@@ -55,7 +55,7 @@ def test_a_stored_config_that_is_no_config_is_one_line(text, expect):
         ("  epochs: 2\n", "  epochs: 0\n", "trainer.epochs=0 is out of range"),
         ("  epochs: 2\n", "  epochs: two\n", "trainer.epochs='two' is not a whole number"),
         ("  v_threshold: 1.0\n", "  v_threshold: -1.0\n", "neuron.v_threshold=-1.0 is out of range"),
-        ("  lr: 0.001\n", "  lr: fast\n", "optim.lr='fast' is not a number"),
+        ("  lr: 0.003\n", "  lr: fast\n", "optim.lr='fast' is not a number"),
     ],
 )
 def test_a_stored_config_has_the_schemas_types_and_ranges(stored, old, new, expect):

@@ -266,6 +266,10 @@ class CompiledOrEager(nn.Module):
         self.failed: str | None = None
         # a second model in one process can hit a dynamo assertion on the first one's caches
         torch._dynamo.reset()
+        import torch._inductor.config as inductor_config
+
+        # what torch.use_deterministic_algorithms would have set (the trainer sets the eager flag)
+        inductor_config.deterministic = torch.are_deterministic_algorithms_enabled()
         self._neurons = [m for m in net.modules() if is_neuron(m)] if scope == "neurons" else []
         for m in self._neurons:
             m.compile(backend=backend)
