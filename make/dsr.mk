@@ -26,34 +26,44 @@ SNNEXP_DRY ?= $(if $(and $(filter 1,$(ESTIMATE)),$(wildcard $(BIN)/python)),@$(B
 DSR_RUN := $(if $(DRY),$(SNNEXP_DRY),)
 DSR_DEPS := $(if $(DRY),,$(STAMP))
 DSR_DATA_ARG := $(if $(DATA),paths.data_root=$(DATA),)
-DSR_SEEDS := seed=0,1,2
 
-DSR_MAIN := dsr/cifar10_if,dsr/cifar10_lif,dsr/cifar100_if,dsr/cifar100_lif,dsr/dvs_cifar10_if,dsr/dvs_cifar10_lif
-DSR_ABLATION := dsr/cifar10_if,dsr/ablation_no_f,dsr/ablation_no_t_vth6,dsr/ablation_no_t_vth2,dsr/ablation_no_ft
-DSR_DEPTHS := preact_resnet20,preact_resnet32,preact_resnet44,preact_resnet56,preact_resnet110
+# Each experiment's axes (its 3 seeds; Fig. 3a's T, Fig. 3b's depths and neurons) are in its YAML
+# (hydra.sweeper.params). Hydra's basic sweeper reads them only from the config it composes before
+# the sweep, so a sweep over experiments (experiment=a,b) would drop them: one sweep per experiment,
+# each in <dir>/<its file name>, where `snnexp report <dir>` finds them all.
+DSR_MAIN := dsr/cifar10_if dsr/cifar10_lif dsr/cifar100_if dsr/cifar100_lif dsr/dvs_cifar10_if dsr/dvs_cifar10_lif
+DSR_ANN := dsr/cifar10_ann dsr/cifar100_ann
+DSR_ABLATION := dsr/cifar10_if dsr/ablation_no_f dsr/ablation_no_t_vth6 dsr/ablation_no_t_vth2 dsr/ablation_no_ft
+DSR_LATENCY := dsr/latency_if dsr/latency_lif dsr/latency_t5_if dsr/latency_t5_lif
+
+# $(call dsr_sweeps,<experiments>,<dir>): the recipe lines, one `snnexp train -m` per experiment
+define dsr_sweep
+$(DSR_RUN) $(BIN)/snnexp train -m experiment=$(1) hydra.sweep.dir=$(2)/$(notdir $(1)) $(DSR_DATA_ARG) $(ARGS)
+
+endef
+dsr_sweeps = $(foreach e,$(1),$(call dsr_sweep,$(e),$(2)))
 
 .PHONY: table-dsr-main table-dsr-ablation table-dsr-latency table-dsr-depth
 
 table-dsr-main: DSR_DIR := $(call dsr_sweep_dir,dsr-main)
 table-dsr-main: $(DSR_DEPS) ## DSR Table 2: CIFAR-10/100 + DVS-CIFAR10, IF and LIF, 3 seeds; the CIFAR ANNs; ImageNet hybrid (ANN, then DSR T=50)
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=$(DSR_MAIN) $(DSR_SEEDS) hydra.sweep.dir=$(DSR_DIR)/runs $(DSR_DATA_ARG) $(ARGS)
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=dsr/cifar10_ann,dsr/cifar100_ann $(DSR_SEEDS) hydra.sweep.dir=$(DSR_DIR)/ann $(DSR_DATA_ARG) $(ARGS)
+	$(call dsr_sweeps,$(DSR_MAIN),$(DSR_DIR)/runs)
+	$(call dsr_sweeps,$(DSR_ANN),$(DSR_DIR)/ann)
 	$(DSR_RUN) $(BIN)/snnexp train experiment=dsr/imagenet_ann hydra.run.dir=$(DSR_DIR)/imagenet_ann $(DSR_DATA_ARG) $(ARGS)
 	$(DSR_RUN) $(BIN)/snnexp train experiment=dsr/imagenet_if init.from=$(DSR_DIR)/imagenet_ann/checkpoints/last.pt hydra.run.dir=$(DSR_DIR)/imagenet_if $(DSR_DATA_ARG) $(ARGS)
 	$(DSR_RUN) $(BIN)/snnexp report $(DSR_DIR) --table 2
 
 table-dsr-ablation: DSR_DIR := $(call dsr_sweep_dir,dsr-ablation)
 table-dsr-ablation: $(DSR_DEPS) ## DSR Table 3: firing modification (F) and threshold training (T) ablation, 5 settings x 3 seeds
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=$(DSR_ABLATION) $(DSR_SEEDS) hydra.sweep.dir=$(DSR_DIR) $(DSR_DATA_ARG) $(ARGS)
+	$(call dsr_sweeps,$(DSR_ABLATION),$(DSR_DIR))
 	$(DSR_RUN) $(BIN)/snnexp report $(DSR_DIR) --table 3
 
 table-dsr-latency: DSR_DIR := $(call dsr_sweep_dir,dsr-latency)
 table-dsr-latency: $(DSR_DEPS) ## DSR Fig. 3a: T=5,10,15,20, IF and LIF, 3 seeds (T=5 with its own lr and LIF constants)
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=dsr/latency_if,dsr/latency_lif T=10,15,20 $(DSR_SEEDS) hydra.sweep.dir=$(DSR_DIR)/t10-20 $(DSR_DATA_ARG) $(ARGS)
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=dsr/latency_t5_if,dsr/latency_t5_lif $(DSR_SEEDS) hydra.sweep.dir=$(DSR_DIR)/t5 $(DSR_DATA_ARG) $(ARGS)
+	$(call dsr_sweeps,$(DSR_LATENCY),$(DSR_DIR))
 	$(DSR_RUN) $(BIN)/snnexp report $(DSR_DIR) --table 3a
 
 table-dsr-depth: DSR_DIR := $(call dsr_sweep_dir,dsr-depth)
 table-dsr-depth: $(DSR_DEPS) ## DSR Fig. 3b: narrow PreAct-ResNet-20/32/44/56/110, IF and LIF, T=20
-	$(DSR_RUN) $(BIN)/snnexp train -m experiment=dsr/depth model=$(DSR_DEPTHS) neuron=dsr_if,dsr_lif hydra.sweep.dir=$(DSR_DIR) $(DSR_DATA_ARG) $(ARGS)
+	$(DSR_RUN) $(BIN)/snnexp train -m experiment=dsr/depth hydra.sweep.dir=$(DSR_DIR) $(DSR_DATA_ARG) $(ARGS)
 	$(DSR_RUN) $(BIN)/snnexp report $(DSR_DIR) --table 3b

@@ -12,6 +12,10 @@
 # holds cifar10/, cifar100/, cifar10_dvs/ (paths.data_root=...; or export SNNEXP_DATA); ARGS adds
 # overrides to every run (launcher=slurm, trainer.num_workers=8, logger=csv, ...). Tables 11-13 first
 # pre-train on CIFAR-100 unless PRETRAIN_DIR names the directory of an earlier target's pretrain/ runs.
+# A table's sweep axes (model=..., block=...) are in its experiment's YAML (hydra.sweeper.params):
+# `-m experiment=keys/table3` runs them; a target spells only what the YAML cannot know (directories,
+# the pre-trained checkpoint). Runs whose checkpoints later steps read by path (Tables 11, 12, 16,
+# 17, Fig. 3) are single runs with their own hydra.run.dir.
 
 BIN ?= .venv/bin
 DRY ?=
@@ -45,38 +49,38 @@ KEYS_TEST_BATCHES := 477   # the CIFAR-100 test set (10,000 images) in batches o
 
 table-keys-2: D := $(call keys_dir,2)
 table-keys-2: $(KEYS_DEPS) ## KEYS Table 2: S2M/S2S/V2V, S-ResNet38 wider, CIFAR-10 and CIFAR-100 (6 runs x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table2_cifar10 block=keys_s2m,keys_s2s,keys_v2v hydra.sweep.dir=$(D)/cifar10 $(KEYS_ARGS)
-	$(KEYS_TRAIN) -m experiment=keys/table2_cifar100 block=keys_s2m,keys_s2s,keys_v2v hydra.sweep.dir=$(D)/cifar100 $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table2_cifar10 hydra.sweep.dir=$(D)/cifar10 $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table2_cifar100 hydra.sweep.dir=$(D)/cifar100 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 2
 
 table-keys-3: D := $(call keys_dir,3)
 table-keys-3: $(KEYS_DEPS) ## KEYS Table 3: S-ResNet20/38/44 on CIFAR-10 (3 runs x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table3 model=s_resnet20,s_resnet38,s_resnet44 hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table3 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 3
 
 table-keys-4: D := $(call keys_dir,4)
 table-keys-4: $(KEYS_DEPS) ## KEYS Table 4: Poisson vs raw image on CIFAR-100 (2 runs x 100 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table4 encoder=poisson,direct hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table4 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 4
 
 table-keys-5: D := $(call keys_dir,5)
 table-keys-5: $(KEYS_DEPS) ## KEYS Table 5: BNTT vs BN on CIFAR-100 (2 runs x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table5 norm=bntt,bn hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table5 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 5
 
 table-keys-6: D := $(call keys_dir,6)
 table-keys-6: $(KEYS_DEPS) ## KEYS Table 6: 16/32 filters x boosting on/off, CIFAR-100 (2 x 200 + 2 x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table6 model.base_width=16,32 model.readout=integrate,voting hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table6 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 6
 
 table-keys-7: D := $(call keys_dir,7)
 table-keys-7: $(KEYS_DEPS) ## KEYS Table 7: 16/32 filters x boosting on/off, CIFAR-10 (2 x 200 + 2 x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table7 model.base_width=16,32 model.readout=integrate,voting hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table7 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 7
 
 table-keys-8: D := $(call keys_dir,8)
 table-keys-8: $(KEYS_DEPS) ## KEYS Table 8: fixed leak vs PLIF per layer, CIFAR-100 (2 runs x 200 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table8 neuron.learn_leak=false,true hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table8 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 8
 
 table-keys-9: D := $(call keys_dir,9)
@@ -87,14 +91,14 @@ table-keys-9: $(KEYS_DEPS) ## KEYS Table 9: TPE + Hyperband search of leak, T, l
 
 table-keys-10: D := $(call keys_dir,10)
 table-keys-10: $(KEYS_DEPS) ## KEYS Table 10: fixed leak vs one learned leak, wider + boosting, CIFAR-100 (2 runs x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table10 neuron.learn_leak=false,true hydra.sweep.dir=$(D) $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table10 hydra.sweep.dir=$(D) $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 10
 
 table-keys-11: D := $(call keys_dir,11)
 table-keys-11: $(KEYS_DEPS) ## KEYS Table 11: DVS-CIFAR10 from scratch and fine-tuned from CIFAR-100 (2 pre-training + 4 runs)
 	$(call keys_pretrain,$(D),16,integrate)
 	$(call keys_pretrain,$(D),32,voting)
-	$(KEYS_TRAIN) -m experiment=keys/table11 model.base_width=16,32 hydra.sweep.dir=$(D)/scratch $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table11 hydra.sweep.dir=$(D)/scratch $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table11_finetune model.base_width=16 init.from=$(call keys_pre,$(D))/w16_integrate/checkpoints/last.pt hydra.run.dir=$(D)/finetune/w16 $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table11_finetune model.base_width=32 init.from=$(call keys_pre,$(D))/w32_voting/checkpoints/last.pt hydra.run.dir=$(D)/finetune/w32 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 11
@@ -103,7 +107,7 @@ table-keys-12: D := $(call keys_dir,12)
 table-keys-12: $(KEYS_DEPS) ## KEYS Table 12: CIFAR-10 from scratch and fine-tuned from CIFAR-100 (2 pre-training + 4 runs)
 	$(call keys_pretrain,$(D),16,integrate)
 	$(call keys_pretrain,$(D),32,voting)
-	$(KEYS_TRAIN) -m experiment=keys/table12 model.base_width=16,32 hydra.sweep.dir=$(D)/scratch $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table12 hydra.sweep.dir=$(D)/scratch $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table12_finetune model.base_width=16 init.from=$(call keys_pre,$(D))/w16_integrate/checkpoints/last.pt hydra.run.dir=$(D)/finetune/w16 $(KEYS_ARGS)
 	$(KEYS_TRAIN) experiment=keys/table12_finetune model.base_width=32 init.from=$(call keys_pre,$(D))/w32_voting/checkpoints/last.pt hydra.run.dir=$(D)/finetune/w32 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 12
@@ -111,7 +115,7 @@ table-keys-12: $(KEYS_DEPS) ## KEYS Table 12: CIFAR-10 from scratch and fine-tun
 table-keys-13: D := $(call keys_dir,13)
 table-keys-13: $(KEYS_DEPS) ## KEYS Table 13: DVS-CIFAR10 at 32/64/128 px, fine-tuned from CIFAR-100 (1 pre-training + 3 runs)
 	$(call keys_pretrain,$(D),32,integrate)
-	$(KEYS_TRAIN) -m experiment=keys/table13 data.image_size=32,64,128 init.from=$(call keys_pre,$(D))/w32_integrate/checkpoints/last.pt hydra.sweep.dir=$(D)/finetune $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table13 init.from=$(call keys_pre,$(D))/w32_integrate/checkpoints/last.pt hydra.sweep.dir=$(D)/finetune $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 13
 
 table-keys-14: D := $(call keys_dir,14)
@@ -124,8 +128,8 @@ table-keys-14: $(KEYS_DEPS) ## KEYS Table 14: our three rows, max test accuracy 
 
 table-keys-15: D := $(call keys_dir,15)
 table-keys-15: $(KEYS_DEPS) ## KEYS Table 15: ANN ResNet38 vs S-ResNet38, 16 and 32 filters, CIFAR-10 (4 runs x 70 epochs)
-	$(KEYS_TRAIN) -m experiment=keys/table15 model.base_width=16,32 hydra.sweep.dir=$(D)/snn $(KEYS_ARGS)
-	$(KEYS_TRAIN) -m experiment=keys/table15_ann model.base_width=16,32 hydra.sweep.dir=$(D)/ann $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table15 hydra.sweep.dir=$(D)/snn $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table15_ann hydra.sweep.dir=$(D)/ann $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 15
 
 table-keys-16: D := $(call keys_dir,16)
@@ -144,7 +148,7 @@ table-keys-17: D := $(call keys_dir,17)
 table-keys-17: $(KEYS_DEPS) ## KEYS Table 17: CIFAR-10, 20 inference steps: trained with 50 / 20 steps, fixed or learned leak (3 runs x 70 epochs)
 	$(KEYS_TRAIN) experiment=keys/table16_cifar10 T=50 hydra.run.dir=$(D)/T50 $(KEYS_ARGS)
 	$(KEYS_EVAL) ckpt=$(D)/T50/checkpoints/last.pt T=20 $(KEYS_ARGS)
-	$(KEYS_TRAIN) -m experiment=keys/table17 neuron.learn_leak=false,true hydra.sweep.dir=$(D)/T20 $(KEYS_ARGS)
+	$(KEYS_TRAIN) -m experiment=keys/table17 hydra.sweep.dir=$(D)/T20 $(KEYS_ARGS)
 	$(KEYS_REPORT) $(D) --table 17
 
 figure-keys-3: D := $(call keys_dir,fig3)

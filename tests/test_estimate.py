@@ -59,9 +59,11 @@ def test_dry_run_prints_the_command_as_echo_would(capsys, monkeypatch):
     from snnexp import dryrun
 
     called = []
-    monkeypatch.setattr("snnexp.commands.estimate.plan", lambda args: called.append(args))
+    monkeypatch.setattr(
+        "snnexp.commands.estimate.plan", lambda args, multirun: called.append((args, multirun))
+    )
     dryrun.main([".venv/bin/snnexp", "train", "-m", "debug=fast", "seed=0,1"])
     dryrun.main([".venv/bin/snnexp", "report", "outputs/x"])
     out = capsys.readouterr().out.splitlines()
     assert out == [".venv/bin/snnexp train -m debug=fast seed=0,1", ".venv/bin/snnexp report outputs/x"]
-    assert called == [["debug=fast", "seed=0,1"]]  # estimated once, for the train command only
+    assert called == [(["debug=fast", "seed=0,1"], True)]  # estimated once, for the train command only

@@ -231,6 +231,22 @@ def test_report_pools_seeds_only_and_lists_missing(tmp_path):
     assert "± 0.00" not in md and "| 90.00 |" in md and "block=spiking, seed=1" in md
 
 
+def test_report_lists_missing_jobs_of_the_experiments_own_axes(tmp_path):
+    """A sweep whose axis is in its experiment's YAML: multirun.yaml holds it as hydra.sweeper.params,
+    not in the command line's overrides; the jobs asked for are both (config's axes first)."""
+    from snnexp.report.runs import find_runs
+    from snnexp.report.sweep import sweep_table
+
+    sweep = _sweep(
+        tmp_path, [("sew_add", 0, 0.1, 90.0), ("sew_add", 1, 0.1, 80.0), ("spiking", 0, 0.1, 70.0)]
+    )
+    conf = {
+        "hydra": {"sweeper": {"params": {"block": "sew_add,spiking"}}, "overrides": {"task": ["seed=0,1"]}}
+    }
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump(conf))
+    assert sweep_table(find_runs([sweep]), [sweep])["missing"] == [{"block": "spiking", "seed": "1"}]
+
+
 def test_report_draws_sweep_figures(tmp_path, monkeypatch):
     from snnexp.commands import report as report_cmd
 

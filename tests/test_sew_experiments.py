@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from snnexp.config import compose, conf_dir
+from snnexp.config.sweep import jobs as sweep_jobs
 from snnexp.papers import load_paper
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,7 +21,8 @@ HP = load_paper("sew")["hparams"]
 S1, S2 = HP["S1"], HP["S2"]
 BLOCKS = ["sew_add", "sew_iand", "sew_and", "spiking", "plain"]
 
-# experiment -> the sweep its table needs (what `make table-sew-*` launches), and its Table S1 row
+# experiment -> the sweep its table needs (its YAML's hydra.sweeper.params, which `make table-sew-*`
+# launches with -m)
 SWEEPS = {
     "sew/imagenet": {
         "model": ["sew_resnet18", "sew_resnet34", "sew_resnet50", "sew_resnet101", "sew_resnet152"],
@@ -215,15 +217,6 @@ def dry_run(target: str, *args: str) -> list[list[str]]:
     return [shlex.split(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def expand(overrides: list[str]) -> list[tuple[str, ...]]:
-    """The jobs of a multirun: every combination of the comma-separated values."""
-    keys = [o.split("=", 1)[0] for o in overrides]
-    values = [o.split("=", 1)[1].split(",") for o in overrides]
-    return [
-        tuple(f"{k}={v}" for k, v in zip(keys, combo, strict=True)) for combo in itertools.product(*values)
-    ]
-
-
 @pytest.mark.parametrize("target", list(MAKE_TARGETS))
 def test_make_targets_launch_the_tables_runs_then_report(target, tmp_path):
     sweep_dir = tmp_path / "sweep"
@@ -235,7 +228,7 @@ def test_make_targets_launch_the_tables_runs_then_report(target, tmp_path):
     assert "trainer.num_workers=4" in train
     assert report[0].endswith("/snnexp") and report[1] == "report" and report[2] == str(sweep_dir)
     sweep = [o for o in train[3:] if not o.startswith(("hydra.", "data.root=", "trainer.num_workers="))]
-    launched = sorted(expand(sweep))
+    launched = [tuple(j) for j in sweep_jobs(sweep)]  # with each experiment's own axes
     expected = sorted((f"experiment={e}", *j) for e in MAKE_TARGETS[target] for j in jobs(e))
     # the same jobs, whatever the order of the keys on the command line
     assert sorted(tuple(sorted(j)) for j in launched) == sorted(tuple(sorted(j)) for j in expected)

@@ -86,7 +86,11 @@ def _validate(module, args: list[str]) -> bool:
     if parsed.config_dir and not os.path.isdir(parsed.config_dir):
         raise ConfigError(f"--config-dir {parsed.config_dir}: no such directory")
     name = parsed.config_name or module.CONFIG_NAME
-    variants = _sweep_variants(list(parsed.overrides)) if parsed.multirun else [parsed.overrides]
+    variants = (
+        _sweep_variants(list(parsed.overrides), name, parsed.config_dir)
+        if parsed.multirun
+        else [parsed.overrides]
+    )
     cfg = [compose(overrides, name, user_dir=parsed.config_dir) for overrides in variants][0]
     if parsed.cfg or parsed.info:  # prints the config: nothing is started
         return True
@@ -101,23 +105,13 @@ def _validate(module, args: list[str]) -> bool:
     return precheck(cfg, list(parsed.overrides), bool(parsed.multirun)) if precheck else True
 
 
-def _sweep_variants(overrides: list[str]) -> list[list[str]]:
-    """Enough single runs to check every value of every swept key once (not the whole product):
-    the first value of every sweep, then each further value of each sweep in turn."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def _sweep_variants(overrides: list[str], config_name: str, user_dir: str | None) -> list[list[str]]:
+    """Enough single runs to check every value of every axis once (not the whole product): the
+    first value of every axis, then each further value of each axis in turn. The axes are the
+    experiment's own (hydra.sweeper.params) and the command line's (config/sweep.py)."""
+    from snnexp.config.sweep import axes
 
-    from snnexp.config.compose import translate_error
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as e:
-        raise translate_error(e, overrides) from e
-    values = [
-        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-        if o.is_sweep_override()
-        else [o.input_line]
-        for o in parsed
-    ]
+    values = [v for _, v in axes(overrides, config_name, user_dir)]
     base = [v[0] for v in values]
     variants = [base]
     for i, vs in enumerate(values):
@@ -148,7 +142,7 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     if not _validate(module, args):
         return 0
-
+    sweep_env = _sweep_env(args, module.CONFIG_NAME)  # read before --config-dir is rearranged
     args, primary = _user_config_dir_first(args)
 
     @hydra.main(config_path=primary, config_name=module.CONFIG_NAME, version_base="1.3")
@@ -187,7 +181,7 @@ def run_hydra(command: str, module, args: list[str]) -> int:
     # SNNEXP_FULL_ERROR carries the user's own choice into the job (and joblib's workers).
     saved_env = {k: os.environ.get(k) for k in (*SWEEP_ENV, "SNNEXP_FULL_ERROR", "HYDRA_FULL_ERROR")}
     os.environ["SNNEXP_FULL_ERROR"] = "1" if full else "0"
-    os.environ.update(_sweep_env(args))
+    os.environ.update(sweep_env)
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         return _run_app(app, args, full)
@@ -266,37 +260,31 @@ def _quiet_third_party(json_only: bool) -> None:
 SWEEP_ENV = ("SNNEXP_SWEPT_KEYS", "SNNEXP_SWEEP_RUNS", "SNNEXP_SWEEP_T0")
 
 
-def _sweep_env(args: list[str]) -> dict[str, str]:
+def _sweep_env(args: list[str], config_name: str) -> dict[str, str]:
     """What a sweep's jobs learn of the sweep: the swept keys (for the job dirs' names), the
-    number of runs and the start time (for the progress line with an ETA, commands/train.py)."""
+    number of runs and the start time (for the progress line with an ETA, commands/train.py).
+    The experiment's own axes (hydra.sweeper.params) count as swept keys like the command line's."""
+    import math
     import time
 
-    from snnexp.commands.estimate import runs
+    from hydra._internal.utils import get_args_parser
 
-    keys = _swept_keys(args)
-    try:
-        n = len(runs([a for a in args if "=" in a and not a.startswith("-")])) if keys else 1
-    except Exception:  # Hydra reports a bad override itself
-        n = 0
+    from snnexp.config.sweep import axes
+
+    parsed, _ = get_args_parser().parse_known_args(args)
+    keys, n = [], 1
+    if parsed.multirun:
+        try:
+            found = axes(list(parsed.overrides), parsed.config_name or config_name, parsed.config_dir)
+            keys = [k.lstrip("+~") for k, v in found if len(v) > 1]
+            n = math.prod(len(v) for _, v in found)
+        except Exception:  # Hydra reports a bad override itself
+            n = 0
     return {
         "SNNEXP_SWEPT_KEYS": ",".join(keys),
         "SNNEXP_SWEEP_RUNS": str(n),
         "SNNEXP_SWEEP_T0": f"{time.time():.0f}",
     }
-
-
-def _swept_keys(args: list[str]) -> list[str]:
-    from hydra._internal.utils import get_args_parser
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed, _ = get_args_parser().parse_known_args(args)
-    if not parsed.multirun:
-        return []
-    try:
-        overrides = OverridesParser.create().parse_overrides(list(parsed.overrides))
-    except Exception:  # reported by Hydra itself
-        return []
-    return [o.get_key_element().lstrip("+~") for o in overrides if o.is_sweep_override()]
 
 
 def _in_sweep() -> bool:

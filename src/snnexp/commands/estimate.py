@@ -1,6 +1,7 @@
-"""snnexp estimate [overrides, sweeps a,b allowed]: how many runs and how long on this machine.
+"""snnexp estimate [-m] [overrides, sweeps a,b allowed]: how many runs and how long on this machine.
 
-Every combination of the sweep's values is one run (as ``snnexp train -m`` would start them). One
+Every combination of the sweep's values is one run (as ``snnexp train -m`` would start them); with
+``-m`` the experiment's own axes (``hydra.sweeper.params`` in its YAML) are swept too. One
 probe per distinct cost (runs that differ only in the seed, the logger, paths share one) times a
 few optimizer steps of the real model on a random batch of the run's shape (snnexp/estimate.py);
 no data is read and nothing is written. ``make table-* DRY=1`` prints this before the commands.
@@ -8,37 +9,25 @@ no data is read and nothing is written. ``make table-* DRY=1`` prints this befor
 
 from __future__ import annotations
 
-import itertools
 import sys
 
 FLAGS = ("-m", "--multirun")
 
 
-def runs(overrides: list[str]) -> list[list[str]]:
-    """The sweep's combinations, in Hydra's basic sweeper order."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def runs(overrides: list[str], multirun: bool = True) -> list[list[str]]:
+    """The runs, in Hydra's basic sweeper order: with ``-m``, the experiment's own axes
+    (hydra.sweeper.params) and the command line's sweeps; without, the command line's alone."""
+    from snnexp.config.sweep import jobs, plain_jobs
 
-    from snnexp.config.compose import translate_error
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as e:
-        raise translate_error(e, overrides) from e
-    values = [
-        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-        if o.is_sweep_override()
-        else [o.input_line]
-        for o in parsed
-    ]
-    return [list(c) for c in itertools.product(*values)]
+    return jobs(overrides) if multirun else plain_jobs(overrides)
 
 
-def plan(overrides: list[str], out=sys.stderr, jobs: int = 1) -> float:
+def plan(overrides: list[str], out=sys.stderr, jobs: int = 1, multirun: bool = True) -> float:
     """Print the number of runs and their estimated time (one line per probe); returns seconds."""
     from snnexp.config import compose
     from snnexp.estimate import cost_key, human, overhead, probe, run_seconds
 
-    combos = runs(overrides)
+    combos = runs(overrides, multirun)
     configs = [compose(c) for c in combos]  # every combination composes before any probe
     probes: dict[tuple[str, ...], object] = {}
     total = 0.0
@@ -81,5 +70,5 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
-    plan([a for a in argv if a not in FLAGS], out=sys.stdout)
+    plan([a for a in argv if a not in FLAGS], out=sys.stdout, multirun=any(a in FLAGS for a in argv))
     return 0

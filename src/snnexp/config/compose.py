@@ -44,7 +44,7 @@ def register_resolvers() -> None:
     register_schemas()
 
 
-SWEPT_KEYS_ENV = "SNNEXP_SWEPT_KEYS"  # set by the CLI from the sweep's command line
+SWEPT_KEYS_ENV = "SNNEXP_SWEPT_KEYS"  # set by the CLI: the sweep's axes (command line and experiment)
 
 
 def job_label(num, overrides) -> str:

@@ -140,15 +140,16 @@ def _row(axes: list[str], ident: dict[str, str], members: list[RunRecord]) -> di
 
 # ------------------------------------------------------------------------------- missing jobs
 def _expand(overrides: list[str]) -> list[dict[str, str]] | None:
-    """The jobs of a sweep's command line (``a=1,2 b=x,y``: the product); None when a value uses
+    """The jobs of a sweep's overrides (``a=1,2 b=x,y``: the product); None when a value uses
     Hydra's sweep functions (range, choice, glob) that this simple reading does not expand."""
-    axes = []
+    by_key: dict[str, list[tuple[str, str]]] = {}
     for o in overrides:
         key, _, value = str(o).lstrip("+~").partition("=")
         if "(" in value or "[" in value:
             return None
-        axes.append([(key, v) for v in value.split(",")] if "," in value else [])
-    axes = [a for a in axes if a]
+        # a key given twice keeps its first place and its last values (Hydra's basic sweeper)
+        by_key[key] = [(key, v) for v in value.split(",")] if "," in value else []
+    axes = [a for a in by_key.values() if a]
     return [dict(combo) for combo in itertools.product(*axes)] if axes else []
 
 
@@ -159,8 +160,11 @@ def missing_jobs(runs: list[RunRecord], roots: list[str | Path] = ()) -> list[di
     missing = []
     for sweep in sorted(sweeps):
         conf = runfiles.read_yaml(sweep / "multirun.yaml") or {}
-        task = (((conf.get("hydra") or {}).get("overrides") or {}).get("task")) or []
-        jobs = _expand(task)
+        hydra = conf.get("hydra") or {}
+        # the experiment's own axes (hydra.sweeper.params) first, then the command line's
+        params = (hydra.get("sweeper") or {}).get("params") or {}
+        task = ((hydra.get("overrides") or {}).get("task")) or []
+        jobs = _expand([*(f"{k}={v}" for k, v in params.items()), *task])
         if not jobs:
             continue
         have = [
