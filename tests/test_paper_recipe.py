@@ -24,7 +24,7 @@ def test_keys_network_with_the_defaults_names_the_keys_parts_and_an_experiment()
     assert line is not None and "\n" not in line
     for part in ("neuron if (KEYS: keys_lif)", "surrogate atan (KEYS: triangle)", "norm bn (KEYS: bntt)"):
         assert part in line, line
-    assert "T 4 (KEYS: 50)" in line and "batch 32 (KEYS: 21)" in line and "epochs 20 (KEYS: 70)" in line
+    assert "T 4 (KEYS: 50)" in line and "batch 32 (KEYS: 21)" in line and "epochs 6 (KEYS: 70)" in line
     assert re.search(r"; experiment=keys/table\w*_cifar100 has it$", line), line  # one on the run's data
     assert "block" not in line.split(";")[0].split(":", 1)[1]  # block=keys_s2s is KEYS's: not named
 

@@ -172,17 +172,20 @@ def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
 @cache
 def declared_names(group: str) -> frozenset[str]:
     """The ``name`` values the YAML options of ``group`` declare (the registry entries they use)."""
-    import yaml
-
     names = set()
     for p in (conf_dir() / group).rglob("*.yaml"):
         try:
-            data = yaml.safe_load(p.read_text())
-        except (OSError, yaml.YAMLError):
+            text = p.read_text()
+        except OSError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            names.add(data["name"])
+        # the top-level `name:` line (a regex, not a YAML parse: this runs at every start-up)
+        found = _NAME_LINE.search(text)
+        if found:
+            names.add(found.group(1))
     return frozenset(names)
+
+
+_NAME_LINE = re.compile(r"^name:[ \t]*['\"]?([\w.-]+)['\"]?[ \t]*(?:#.*)?$", re.M)
 
 
 def check_names(cfg: DictConfig) -> None:
