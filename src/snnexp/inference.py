@@ -101,8 +101,7 @@ def evaluate_split(model: nn.Module, run_cfg: DictConfig, split: str, device) ->
     """Loss, acc@1, acc@5 (percent) and the sample count of ``model`` on ``split`` of ``run_cfg.data``."""
     from snnexp.data import build_eval_loader
     from snnexp.engine.distributed import Dist
-    from snnexp.engine.steps import StepContext
-    from snnexp.engine.trainer import evaluate
+    from snnexp.engine.steps import StepContext, evaluate
 
     device = torch.device(device)
     ctx = StepContext.from_config(run_cfg, device, amp=False)

@@ -50,8 +50,7 @@ def _evaluate_at(cfg, overrides: list[str], T: int | None, device, loaders: dict
     from snnexp.data import build_eval_loader
     from snnexp.engine import fastpath
     from snnexp.engine.distributed import Dist
-    from snnexp.engine.steps import StepContext
-    from snnexp.engine.trainer import evaluate
+    from snnexp.engine.steps import StepContext, evaluate
     from snnexp.inference import load_for_inference
 
     if T is not None:

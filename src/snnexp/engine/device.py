@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import random
+
+import numpy as np
 import torch
 
 from snnexp.engine.distributed import Dist
@@ -28,4 +32,20 @@ def to_time_major(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
 
 
-__all__ = ["pick_device", "to_time_major"]
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Python, NumPy and torch seeded; ``deterministic``: torch picks deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # torch.use_deterministic_algorithms also imports Inductor's config (1.1 s of a 2-core
+        # start-up) to set its flag: set the eager flag alone here; CompiledOrEager sets
+        # Inductor's where a run compiles (engine/fastpath.py)
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+__all__ = ["pick_device", "seed_everything", "to_time_major"]

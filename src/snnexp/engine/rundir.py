@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +182,13 @@ def remove_stub(run_dir: str | Path) -> bool:
     return True
 
 
+def new_run_dir() -> Path:
+    """outputs/runs/<date>/<time>-<process id>: a run started without hydra.run.dir."""
+    from snnexp.config.compose import _RUN_UID
+
+    return Path("outputs/runs") / f"{time.strftime('%Y-%m-%d/%H-%M-%S')}-{_RUN_UID}"
+
+
 __all__ = [
     "RunLock",
     "Start",
@@ -188,6 +196,7 @@ __all__ = [
     "check_start",
     "check_writable",
     "epochs_done",
+    "new_run_dir",
     "remove_dead_tmp",
     "remove_stub",
 ]

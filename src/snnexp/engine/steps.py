@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import functional
 from torch import nn
 
+from snnexp.engine.device import to_time_major
+from snnexp.engine.distributed import Dist
+from snnexp.engine.metrics import Sums
 from snnexp.errors import TrainingDiverged
 
 
@@ -119,3 +123,23 @@ def make_loss(name: str, num_classes: int, label_smoothing: float):
         return nn.functional.mse_loss(logits, nn.functional.one_hot(y, num_classes).to(logits.dtype))
 
     return mse
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader, device: torch.device, ctx: StepContext, d: Dist, bar=None
+) -> dict[str, float]:
+    """Loss, top-1 and top-5 over ``loader`` (summed over DDP ranks)."""
+    model.eval()
+    sums = Sums(device)
+    for x, y in loader:
+        x, y = to_time_major(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
+        with ctx.autocast():
+            logits = model(x).float()
+        sums.add(ctx.loss_fn(logits, y), logits, y)
+        functional.reset_net(model)
+        if bar is not None:
+            bar.update(y.shape[0] * d.world_size)
+    if bar is not None:
+        bar.close()
+    return sums.reduce(d)

@@ -18,25 +18,20 @@ lifecycle that ``metrics.json`` records: ``started`` (no epoch yet), ``running``
 from __future__ import annotations
 
 import json
-import os
-import random
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from spikingjelly.activation_based import functional
 from torch import nn
 
 from snnexp.engine import fastpath, preempt
 from snnexp.engine.curves import authors_at, plot_curves
-from snnexp.engine.device import pick_device, to_time_major
+from snnexp.engine.device import pick_device, seed_everything, to_time_major
 from snnexp.engine.distributed import (
-    Dist,
     all_reduce_sum,
     barrier,
     broadcast_str,
@@ -48,54 +43,12 @@ from snnexp.engine.lifecycle import RunState
 from snnexp.engine.metrics import Sums
 from snnexp.engine.optim import build_optimizer
 from snnexp.engine.progress import train_progress
-from snnexp.engine.rundir import RunLock
+from snnexp.engine.rundir import RunLock, new_run_dir
 from snnexp.engine.schedule import build_scheduler
-from snnexp.engine.steps import StepContext
+from snnexp.engine.steps import StepContext, evaluate
 from snnexp.engine.threads import resolve_threads
 from snnexp.errors import ConfigError, RunInterrupted, TrainingDiverged
 from snnexp.runfiles import read_metrics
-
-
-# ----------------------------------------------------------------------------- setup helpers
-def seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        # torch.use_deterministic_algorithms also imports Inductor's config (1.1 s of a 2-core
-        # start-up) to set its flag: set the eager flag alone here; CompiledOrEager sets
-        # Inductor's where a run compiles (engine/fastpath.py)
-        torch._C._set_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-    else:
-        torch.backends.cudnn.benchmark = True
-
-
-def new_run_dir() -> Path:
-    from snnexp.config.compose import _RUN_UID
-
-    return Path("outputs/runs") / f"{time.strftime('%Y-%m-%d/%H-%M-%S')}-{_RUN_UID}"
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, loader, device: torch.device, ctx: StepContext, d: Dist, bar=None
-) -> dict[str, float]:
-    """Loss, top-1 and top-5 over ``loader`` (summed over DDP ranks)."""
-    model.eval()
-    sums = Sums(device)
-    for x, y in loader:
-        x, y = to_time_major(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
-        with ctx.autocast():
-            logits = model(x).float()
-        sums.add(ctx.loss_fn(logits, y), logits, y)
-        functional.reset_net(model)
-        if bar is not None:
-            bar.update(y.shape[0] * d.world_size)
-    if bar is not None:
-        bar.close()
-    return sums.reduce(d)
 
 
 # ----------------------------------------------------------------------------- the run
