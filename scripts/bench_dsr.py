@@ -10,8 +10,9 @@ surrogate path (``neuron.grad=surrogate``), dsr with its record/replay step. Mem
 - CPU: the peak of the bytes torch's allocator holds during the step over those held before it
   (profiler allocation events), beside it the peak-RSS increase (VmHWM, reset through
   /proc/self/clear_refs after a warm-up step and ``malloc_trim``; it also moves with what malloc
-  keeps: DSR streamed 191 -> 326 MiB from T=5 to 20 while torch's peak stayed at 154 MiB, and
-  with MALLOC_MMAP_THRESHOLD_=65536, so that malloc returns freed blocks, 115 MiB at both T);
+  keeps: DSR streamed 224 -> 270 MiB from T=5 to 20 while torch's peak stayed at 154 MiB, and
+  with MALLOC_MMAP_THRESHOLD_=65536, so that malloc returns freed blocks, 115 MiB at both T, at
+  x1.78 the step time: 15.8 -> 28.1 s at T=20, batch 8, 2 cores; 4 MiB: 185 -> 188 MiB, x1.75);
 - both: the bytes autograd saves for the backward pass.
 Each (method, T) runs in a fresh process, so no variant inherits another's allocator state.
 
