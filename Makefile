@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install snnexp (editable) with its dev tools
 
-run: $(STAMP) ## the demo: SEW-style SNN on scikit-learn digits (offline, ~15 s on 2 idle cores)
+run: $(STAMP) ## the demo: SEW-style SNN on scikit-learn digits (offline, 14-17 s on 2 idle cores)
 	$(BIN)/snnexp train $(ARGS)
 
 # tests run in TEST_JOBS processes (pytest-xdist); every test is single-threaded (tests/conftest.py)
